@@ -1,0 +1,86 @@
+"""c13_middleware: distributed tracing and per-request profiling for Python web services.
+
+Everything public is importable from here; the underscore modules are implementation.
+"""
+
+from __future__ import annotations
+
+from ._baggage import Baggage
+from ._config import Config, ConfigError
+from ._context import current_span, get_baggage, suppress_instrumentation, use_baggage, use_span
+from ._exporters import ConsoleExporter, ExportResult, InMemoryExporter, JSONLinesExporter, SpanExporter
+from ._limits import SpanLimits
+from ._processors import BatchSpanProcessor, SimpleSpanProcessor, SpanProcessor
+from ._propagation import (
+    BaggagePropagator,
+    CompositePropagator,
+    Propagated,
+    Propagator,
+    TraceContextPropagator,
+    extract,
+    inject,
+)
+from ._resource import Resource
+from ._sampling import (
+    AlwaysOffSampler,
+    AlwaysOnSampler,
+    ParentBasedSampler,
+    RateLimitingSampler,
+    Sampler,
+    SamplingDecision,
+    SamplingResult,
+    TraceIdRatioSampler,
+)
+from ._span import Event, Link, Span, SpanKind, SpanStatus, StatusCode
+from ._span_context import SpanContext
+from ._tracer import Tracer, configure, get_tracer
+from ._tracestate import TraceState
+from ._version import __version__
+
+__all__ = [
+    "AlwaysOffSampler",
+    "AlwaysOnSampler",
+    "Baggage",
+    "BaggagePropagator",
+    "BatchSpanProcessor",
+    "CompositePropagator",
+    "Config",
+    "ConfigError",
+    "ConsoleExporter",
+    "Event",
+    "ExportResult",
+    "InMemoryExporter",
+    "JSONLinesExporter",
+    "Link",
+    "ParentBasedSampler",
+    "Propagated",
+    "Propagator",
+    "RateLimitingSampler",
+    "Resource",
+    "Sampler",
+    "SamplingDecision",
+    "SamplingResult",
+    "SimpleSpanProcessor",
+    "Span",
+    "SpanContext",
+    "SpanExporter",
+    "SpanKind",
+    "SpanLimits",
+    "SpanProcessor",
+    "SpanStatus",
+    "StatusCode",
+    "TraceContextPropagator",
+    "TraceIdRatioSampler",
+    "TraceState",
+    "Tracer",
+    "__version__",
+    "configure",
+    "current_span",
+    "extract",
+    "get_baggage",
+    "get_tracer",
+    "inject",
+    "suppress_instrumentation",
+    "use_baggage",
+    "use_span",
+]

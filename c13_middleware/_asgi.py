@@ -1,0 +1,131 @@
+"""Pure ASGI middleware: one SERVER span per HTTP request or websocket connection; lifespan passes through."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from ._http_server import ServerCore, ServerRequest
+from ._propagation import asgi_getter
+from ._safety import log_once
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def _decode_items(headers: list[tuple[bytes, bytes]]) -> Callable[[], list[tuple[str, str]]]:
+    return lambda: [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers]
+
+
+class C13ASGIMiddleware:
+    """``app = C13ASGIMiddleware(app, **options)``. Framework adapters subclass it to name the route."""
+
+    def __init__(self, app: ASGIApp, **options: Any) -> None:
+        self.app = app
+        self.core = ServerCore(options)
+
+    def route_for(self, scope: Scope) -> str | None:
+        """The matched route template; the generic middleware knows none."""
+        return None
+
+    def _start(self, scope: Scope) -> ServerRequest | None:
+        headers = scope.get("headers") or []
+        client = scope.get("client")
+        server = scope.get("server")
+        return self.core.start(
+            method=scope.get("method", "GET"),
+            path=scope.get("path", "/"),
+            scheme=scope.get("scheme") or ("ws" if scope["type"] == "websocket" else "http"),
+            query=(scope.get("query_string") or b"").decode("latin-1"),
+            get_header=asgi_getter(headers),
+            protocol_version=scope.get("http_version"),
+            server=(server[0], server[1]) if server else None,
+            client=client[0] if client else None,
+            header_items=_decode_items(headers),
+        )
+
+    def _finish(self, request: ServerRequest, scope: Scope) -> None:
+        if request.finished:
+            return
+        try:
+            request.set_route(self.route_for(scope))
+        except Exception:
+            log_once("route-for", "c13_middleware: could not read the route template", exc_info=True)
+        request.finish()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
+            await self.app(scope, receive, send)
+            return
+        request = self._start(scope)
+        if request is None:
+            await self.app(scope, receive, send)
+            return
+        if kind == "websocket":
+            await self._websocket(request, scope, receive, send)
+            return
+
+        async def traced_send(message: Message) -> None:
+            message_type = message["type"]
+            if message_type == "http.response.start":
+                extra = request.response_headers()
+                if extra:
+                    message = dict(message)
+                    message["headers"] = [*message.get("headers", ()), *((n.encode(), v.encode()) for n, v in extra)]
+                request.response_started(message["status"], _decode_items(message.get("headers") or []))
+                await send(message)
+            elif message_type == "http.response.body" and not message.get("more_body", False):
+                try:
+                    await send(message)
+                finally:
+                    self._finish(request, scope)  # the last chunk is out: streaming responses are timed fully
+            else:
+                await send(message)
+
+        request.activate()
+        try:
+            await self.app(scope, receive, traced_send)
+        except Exception as exc:
+            request.record_exception(exc)
+            raise
+        except asyncio.CancelledError:
+            request.span.set_attribute("c13.request.cancelled", True)
+            raise
+        finally:
+            request.deactivate()
+            self._finish(request, scope)
+
+    async def _websocket(self, request: ServerRequest, scope: Scope, receive: Receive, send: Send) -> None:
+        """One span for the whole connection, with the close code (from whichever side closed first)."""
+        span = request.span
+
+        async def traced_receive() -> Message:
+            message = await receive()
+            if message["type"] == "websocket.disconnect" and "websocket.close.code" not in span.attributes:
+                span.set_attribute("websocket.close.code", int(message.get("code", 1005)))
+            return message
+
+        async def traced_send(message: Message) -> None:
+            message_type = message["type"]
+            if message_type == "websocket.accept":
+                request.response_started(101)
+            elif message_type == "websocket.close" and "websocket.close.code" not in span.attributes:
+                span.set_attribute("websocket.close.code", int(message.get("code", 1000)))
+            elif message_type == "websocket.http.response.start":
+                request.response_started(message["status"])
+            await send(message)
+
+        request.activate()
+        try:
+            await self.app(scope, traced_receive, traced_send)
+        except Exception as exc:
+            request.record_exception(exc)
+            raise
+        finally:
+            request.deactivate()
+            self._finish(request, scope)

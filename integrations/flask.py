@@ -1,0 +1,63 @@
+"""Flask: ``C13(app, **options)`` or ``ext = C13(**options); ext.init_app(app)``.
+
+Options given to ``C13`` are defaults; ``C13_*`` keys in ``app.config`` (``C13_SERVICE_NAME`` → ``service_name``)
+override them, so a deployment can change them without code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from c13_middleware._http_server import active_server_request
+from c13_middleware._wsgi import C13WSGIMiddleware
+
+from ._require import require
+
+require("flask", "flask")
+
+from flask import Flask, got_request_exception, request  # noqa: E402
+from werkzeug.exceptions import HTTPException  # noqa: E402
+
+__all__ = ["C13"]
+
+EXTENSION_KEY = "c13"
+
+
+class C13:
+    def __init__(self, app: Flask | None = None, **options: Any) -> None:
+        self._options = options
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        if EXTENSION_KEY in app.extensions:
+            raise RuntimeError("C13 is already registered on this Flask app; register it once")
+        from_config = {key[4:].lower(): value for key, value in app.config.items() if key.startswith("C13_")}
+        middleware = C13WSGIMiddleware(app.wsgi_app, **{**self._options, **from_config})
+        app.wsgi_app = middleware  # type: ignore[method-assign]
+        app.extensions[EXTENSION_KEY] = middleware
+        app.before_request(_name_route)
+        got_request_exception.connect(_unhandled, app, weak=False)
+        original = app.handle_user_exception
+
+        def handle_user_exception(exc: Exception) -> Any:
+            traced = active_server_request()
+            if traced is not None and not isinstance(exc, HTTPException):
+                # Recorded as an event; the status comes from whatever response the error handler builds.
+                traced.record_exception(exc, escaped=False)
+            return original(exc)
+
+        app.handle_user_exception = handle_user_exception  # type: ignore[method-assign]
+
+
+def _name_route() -> None:
+    traced = active_server_request()
+    rule = request.url_rule
+    if traced is not None and rule is not None:
+        traced.set_route(rule.rule)
+
+
+def _unhandled(sender: Flask, exception: BaseException, **extra: Any) -> None:
+    traced = active_server_request()
+    if traced is not None:
+        traced.record_exception(exception, escaped=False)

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import c13_middleware
+
+EXPECTED = {
+    "AlwaysOffSampler",
+    "AlwaysOnSampler",
+    "Baggage",
+    "BaggagePropagator",
+    "BatchSpanProcessor",
+    "CompositePropagator",
+    "Config",
+    "ConfigError",
+    "ConsoleExporter",
+    "Event",
+    "ExportResult",
+    "InMemoryExporter",
+    "JSONLinesExporter",
+    "Link",
+    "ParentBasedSampler",
+    "Propagated",
+    "Propagator",
+    "RateLimitingSampler",
+    "Resource",
+    "Sampler",
+    "SamplingDecision",
+    "SamplingResult",
+    "SimpleSpanProcessor",
+    "Span",
+    "SpanContext",
+    "SpanExporter",
+    "SpanKind",
+    "SpanLimits",
+    "SpanProcessor",
+    "SpanStatus",
+    "StatusCode",
+    "TraceContextPropagator",
+    "TraceIdRatioSampler",
+    "TraceState",
+    "Tracer",
+    "__version__",
+    "configure",
+    "current_span",
+    "extract",
+    "get_baggage",
+    "get_tracer",
+    "inject",
+    "suppress_instrumentation",
+    "use_baggage",
+    "use_span",
+}
+
+
+def test_all_is_pinned_and_sorted() -> None:
+    assert set(c13_middleware.__all__) == EXPECTED
+    assert c13_middleware.__all__ == sorted(c13_middleware.__all__)
+
+
+def test_every_exported_name_exists() -> None:
+    for name in c13_middleware.__all__:
+        assert getattr(c13_middleware, name) is not None, name
+
+
+def test_core_imports_no_web_framework() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, c13_middleware; "
+        "frameworks = ('starlette', 'flask', 'django', 'httpx', 'grpc', 'werkzeug', 'fastapi'); "
+        "bad = [m for m in frameworks if m in sys.modules]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
