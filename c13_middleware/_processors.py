@@ -101,7 +101,6 @@ class BatchSpanProcessor(SpanProcessor):
         self._lock = threading.Lock()
         self._flush_waiters: list[threading.Event] = []
         self._thread: threading.Thread | None = None
-        self._pid = os.getpid()
         self._shut = False
         _live_batchers.add(self)
 
@@ -110,27 +109,36 @@ class BatchSpanProcessor(SpanProcessor):
         return len(self._queue)
 
     def on_end(self, span: Span) -> None:
-        if not span.context.trace_flags & 1 or self._shut:
-            return
-        queue = self._queue
-        if len(queue) >= self.max_queue_size:
-            self.spans_dropped += 1
-            log_once("batch-queue-full", "c13_middleware: span queue full (%d); dropping spans", self.max_queue_size)
-            return
-        queue.append(span)
-        if self._thread is None or self._pid != os.getpid():
-            self._start_worker()
-        if len(queue) >= self.max_export_batch_size:
+        # The request thread's whole share of exporting: a flag test, a length test, an append.
+        if span.context[2] & 1 and not self._shut:
+            queue = self._queue
+            if len(queue) < self.max_queue_size:
+                queue.append(span)
+                if self._thread is None or len(queue) >= self.max_export_batch_size:
+                    self._kick()
+            else:
+                self.spans_dropped += 1
+                log_once(
+                    "batch-queue-full", "c13_middleware: span queue full (%d); dropping spans", self.max_queue_size
+                )
+
+    def _kick(self) -> None:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    thread = threading.Thread(target=self._run, name="c13-span-exporter", daemon=True)
+                    self._thread = thread
+                    thread.start()
+        if len(self._queue) >= self.max_export_batch_size:
             self._wake.set()
 
-    def _start_worker(self) -> None:
-        with self._lock:
-            if self._thread is not None and self._pid == os.getpid():
-                return
-            self._pid = os.getpid()  # after a fork the parent's thread does not exist here
-            thread = threading.Thread(target=self._run, name="c13-span-exporter", daemon=True)
-            self._thread = thread
-            thread.start()
+    def _after_fork_in_child(self) -> None:
+        # The parent's worker thread does not exist here, and its queued spans are the parent's to export.
+        self._thread = None
+        self._queue.clear()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._flush_waiters = []
 
     def _run(self) -> None:
         while True:
@@ -217,6 +225,15 @@ class MultiSpanProcessor(SpanProcessor):
 
     def force_flush(self, timeout_millis: float = 30_000) -> bool:
         return all([processor.force_flush(timeout_millis) for processor in self.processors])
+
+
+def _reset_after_fork() -> None:
+    for processor in list(_live_batchers):
+        processor._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 @atexit.register

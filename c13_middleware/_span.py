@@ -8,11 +8,11 @@ import traceback
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
+from ._limits import SpanLimits
 from ._safety import log_once
 from ._span_context import SpanContext
 
 if TYPE_CHECKING:
-    from ._limits import SpanLimits
     from ._resource import Resource
     from ._tracer import Tracer
 
@@ -97,20 +97,43 @@ def clean_value(value: object, max_length: int | None) -> AttributeValue | None:
 def clean_attributes(
     attributes: Mapping[str, object] | None, limits: SpanLimits
 ) -> tuple[dict[str, AttributeValue], int]:
-    """Apply the limits to a whole mapping: (kept, dropped count)."""
-    kept: dict[str, AttributeValue] = {}
+    """Apply the limits to a whole mapping: (kept, dropped count). This runs per span: the common case (few
+    scalar values, short strings) is one C-level copy and a type check per value."""
     if not attributes:
-        return kept, 0
+        return {}, 0
+    max_length = limits.max_attribute_length
+    if len(attributes) <= limits.max_attributes:
+        for key, value in attributes.items():
+            kind = type(value)
+            if type(key) is not str or not key:
+                break
+            if kind is str:
+                if max_length is not None and len(value) > max_length:  # type: ignore[arg-type]
+                    break
+            elif kind is not int and kind is not float and kind is not bool:
+                break
+        else:
+            return dict(attributes), 0  # type: ignore[arg-type]
+    kept: dict[str, AttributeValue] = {}
+    max_count = limits.max_attributes
     dropped = 0
     for key, value in attributes.items():
-        cleaned = clean_value(value, limits.max_attribute_length)
-        if cleaned is None or type(key) is not str or not key:
+        kind = type(value)
+        if kind is str:
+            if max_length is not None and len(value) > max_length:  # type: ignore[arg-type]
+                value = value[:max_length]  # type: ignore[index]
+        elif kind is not int and kind is not float and kind is not bool:
+            value = clean_value(value, max_length)
+            if value is None:
+                _invalid_attribute(key, attributes[key])
+                continue
+        if type(key) is not str or not key:
             _invalid_attribute(key, value)
             continue
-        if key not in kept and len(kept) >= limits.max_attributes:
+        if len(kept) >= max_count and key not in kept:
             dropped += 1
             continue
-        kept[key] = cleaned
+        kept[key] = value  # type: ignore[assignment]
     return kept, dropped
 
 
@@ -124,7 +147,10 @@ def _invalid_attribute(key: object, value: object) -> None:
 
 
 class Span:
-    """A span being recorded. After ``end()`` it is read-only: writes are ignored, ending again is a no-op."""
+    """A span being recorded. After ``end()`` it is read-only: writes are ignored, ending again is a no-op.
+
+    Spans are made by ``Tracer.start_span``; the constructor takes attributes already checked against the limits.
+    """
 
     __slots__ = (
         "name",
@@ -137,9 +163,6 @@ class Span:
         "events",
         "links",
         "status",
-        "resource",
-        "scope",
-        "limits",
         "dropped_attributes_count",
         "dropped_events_count",
         "dropped_links_count",
@@ -152,50 +175,55 @@ class Span:
         self,
         name: str,
         context: SpanContext,
-        *,
         kind: SpanKind,
         parent: SpanContext | None,
-        tracer: Tracer | None,
-        limits: SpanLimits,
-        resource: Resource,
-        scope: str = "c13_middleware",
-        attributes: Mapping[str, object] | None = None,
+        tracer: Tracer,
+        attributes: dict[str, AttributeValue],
         links: Sequence[Link] = (),
-        start_time: int | None = None,
         recording: bool = True,
+        start_time: int | None = None,
     ) -> None:
         self.name = name
         self.kind = kind
         self.context = context
         self.parent = parent
+        self._tracer = tracer
+        self._recording = recording
+        self.attributes = attributes
         self._start_perf = _perf_ns()
         self.start_time = _time_ns() if start_time is None else start_time
         self.end_time: int | None = None
         self.status = STATUS_UNSET
-        self.resource = resource
-        self.scope = scope
-        self.limits = limits
-        self.events: list[Event] = []
+        # Most spans never get an event or link: share one empty tuple until the first one arrives.
+        self.events: Sequence[Event] = _EMPTY
+        self.links: Sequence[Link] = links
+        self.dropped_attributes_count = 0
         self.dropped_events_count = 0
-        self._tracer = tracer
-        self._recording = recording
-        if attributes:
-            self.attributes, self.dropped_attributes_count = clean_attributes(attributes, limits)
-        else:
-            self.attributes = {}
-            self.dropped_attributes_count = 0
-        if links:
-            self.links = list(links[: limits.max_links])
-            self.dropped_links_count = max(0, len(links) - limits.max_links)
-        else:
-            self.links = []
-            self.dropped_links_count = 0
+        self.dropped_links_count = 0
 
     def __repr__(self) -> str:
         return (
             f"<Span {self.name!r} {self.kind.name} trace={self.context.trace_id:032x} "
             f"span={self.context.span_id:016x} {'ended' if self.end_time is not None else 'open'}>"
         )
+
+    @property
+    def resource(self) -> Resource:
+        return self._tracer.resource
+
+    @property
+    def scope(self) -> str:
+        """The instrumentation scope name."""
+        return self._tracer.scope
+
+    @property
+    def limits(self) -> SpanLimits:
+        return self._tracer.limits
+
+    @property
+    def tracer(self) -> Tracer:
+        """The tracer (and so the pipeline) this span ends through; calls made inside it reuse it."""
+        return self._tracer
 
     def is_recording(self) -> bool:
         return self._recording and self.end_time is None
@@ -208,20 +236,16 @@ class Span:
     def duration_ns(self) -> int | None:
         return None if self.end_time is None else self.end_time - self.start_time
 
-    @property
-    def tracer(self) -> Tracer | None:
-        """The tracer (and so the pipeline) this span ends through; calls made inside it reuse it."""
-        return self._tracer
-
     def set_attribute(self, key: str, value: AttributeValue) -> None:
         if not self._recording or self.end_time is not None:
             return
-        cleaned = clean_value(value, self.limits.max_attribute_length)
+        limits = self._tracer.limits
+        cleaned = clean_value(value, limits.max_attribute_length)
         if cleaned is None or type(key) is not str or not key:
             _invalid_attribute(key, value)
             return
         attributes = self.attributes
-        if key not in attributes and len(attributes) >= self.limits.max_attributes:
+        if key not in attributes and len(attributes) >= limits.max_attributes:
             self.dropped_attributes_count += 1
             return
         attributes[key] = cleaned
@@ -239,11 +263,14 @@ class Span:
     ) -> None:
         if not self._recording or self.end_time is not None:
             return
-        if len(self.events) >= self.limits.max_events:
+        limits = self._tracer.limits
+        if len(self.events) >= limits.max_events:
             self.dropped_events_count += 1
             return
-        kept, dropped = clean_attributes(attributes, self.limits)
-        self.events.append(Event(name, _time_ns() if timestamp is None else timestamp, kept, dropped))
+        kept, dropped = clean_attributes(attributes, limits)
+        if self.events is _EMPTY:
+            self.events = []
+        self.events.append(Event(name, _time_ns() if timestamp is None else timestamp, kept, dropped))  # type: ignore[attr-defined]
 
     def record_exception(self, exception: BaseException, attributes: Mapping[str, object] | None = None) -> None:
         """Add an ``exception`` event with type, message and stack trace (OpenTelemetry semantic conventions)."""
@@ -286,8 +313,11 @@ class Span:
         if self.end_time is not None:
             return
         self.end_time = self.start_time + (_perf_ns() - self._start_perf) if end_time is None else end_time
-        if self._recording and self._tracer is not None:
+        if self._recording:
             self._tracer.on_end(self)
+
+
+_EMPTY: tuple[()] = ()
 
 
 def exception_type_name(exception: BaseException) -> str:

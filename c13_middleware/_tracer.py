@@ -9,12 +9,13 @@ from typing import Any, Final
 
 from ._config import Config
 from ._context import _current_span, _suppressed, use_span
-from ._ids import new_span_id, new_trace_id
+from ._ids import _getrandbits, new_span_id, new_trace_id
 from ._processors import BatchSpanProcessor, MultiSpanProcessor, SimpleSpanProcessor, SpanProcessor
 from ._resource import Resource, build_resource
 from ._sampling import SamplingDecision
-from ._span import Link, Span, SpanKind
+from ._span import Link, Span, SpanKind, clean_attributes
 from ._span_context import RANDOM_FLAG, SAMPLED_FLAG, SpanContext
+from ._tracestate import TraceState
 
 
 class _Current:
@@ -25,6 +26,9 @@ class _Current:
 CURRENT: Final = _Current()
 """Default ``parent``: the span current in this context (pass ``parent=None`` to start a new trace)."""
 
+EMPTY_TRACE_STATE = TraceState.EMPTY
+# SpanContext is a NamedTuple: building it through tuple.__new__ skips the generated __new__'s Python frame.
+_new_context = tuple.__new__
 _SAMPLE = SamplingDecision.RECORD_AND_SAMPLE
 _DROP = SamplingDecision.DROP
 
@@ -42,6 +46,8 @@ def _build_processor(config: Config) -> SpanProcessor | None:
 class Tracer:
     """Starts spans. ``Tracer(**options)`` builds its own pipeline from the same options ``configure`` takes."""
 
+    scope = "c13_middleware"
+
     def __init__(self, config: Config | None = None, **options: Any) -> None:
         if config is None:
             config = Config.from_env(**options)
@@ -52,7 +58,7 @@ class Tracer:
             config.service_name, config.service_version, config.resource_attributes, {}
         )
         self.processor = _build_processor(config)
-        self._limits = config.span_limits
+        self.limits = config.span_limits
         self._sampler = config.sampler
         self._disabled = config.disabled
         self._has_on_start = self.processor is not None and type(self.processor).on_start is not SpanProcessor.on_start
@@ -77,44 +83,65 @@ class Tracer:
             parent_ctx = parent.context
         else:
             parent_ctx = parent  # type: ignore[assignment]
-        if parent_ctx is not None and not (parent_ctx.trace_id and parent_ctx.span_id):
-            parent_ctx = None
-
-        if parent_ctx is None:
-            trace_id = new_trace_id()
-            random_flag = RANDOM_FLAG
-            trace_state = None
+        if attributes:
+            cleaned, dropped = clean_attributes(attributes, self.limits)
         else:
-            trace_id = parent_ctx.trace_id
-            random_flag = parent_ctx.trace_flags & RANDOM_FLAG  # Level 2: a continued trace keeps the caller's flag
-            trace_state = parent_ctx.trace_state
+            cleaned, dropped = {}, 0
+        span = self.start_trusted(name, kind, parent_ctx, cleaned, links, start_time)
+        if dropped:
+            span.dropped_attributes_count = dropped
+        return span
+
+    def start_trusted(
+        self,
+        name: str,
+        kind: SpanKind,
+        parent_ctx: SpanContext | None,
+        attributes: dict[str, Any],
+        links: Sequence[Link] = (),
+        start_time: int | None = None,
+    ) -> Span:
+        """The request path's entry: ``attributes`` are already valid and within limits, and the span owns them."""
+        if parent_ctx is not None and parent_ctx[0] and parent_ctx[1]:
+            trace_id = parent_ctx[0]
+            random_flag = parent_ctx[2] & RANDOM_FLAG  # Level 2: a continued trace keeps the caller's flag
+            trace_state = parent_ctx[3]
+        else:
+            parent_ctx = None
+            trace_id = _getrandbits(128) or new_trace_id()
+            random_flag = RANDOM_FLAG
+            trace_state = EMPTY_TRACE_STATE
 
         if self._disabled or _suppressed.get():
-            decision = _DROP
-            result_attributes = None
+            sampled = False
+            recording = False
         else:
             result = self._sampler.should_sample(parent_ctx, trace_id, name, kind, attributes, links)
-            decision = result.decision
-            result_attributes = result.attributes
-            if result.trace_state is not None:
-                trace_state = result.trace_state
+            decision = result[0]
+            sampled = decision is _SAMPLE
+            recording = decision is not _DROP
+            if result[1]:
+                attributes.update(result[1])
+            if result[2] is not None:
+                trace_state = result[2]
 
-        flags = random_flag | SAMPLED_FLAG if decision is _SAMPLE else random_flag
-        if trace_state is None:
-            context = SpanContext(trace_id, new_span_id(), flags)
-        else:
-            context = SpanContext(trace_id, new_span_id(), flags, trace_state)
-        if decision is _DROP:
-            return Span(
-                name, context, kind=kind, parent=parent_ctx, tracer=None, limits=self._limits,
-                resource=self.resource, recording=False,
-            )  # fmt: skip
-        if result_attributes:
-            attributes = {**(attributes or {}), **result_attributes}
-        span = Span(
-            name, context, kind=kind, parent=parent_ctx, tracer=self, limits=self._limits, resource=self.resource,
-            attributes=attributes, links=links, start_time=start_time,
-        )  # fmt: skip
+        context = _new_context(
+            SpanContext,
+            (
+                trace_id,
+                _getrandbits(64) or new_span_id(),
+                random_flag | SAMPLED_FLAG if sampled else random_flag,
+                trace_state,
+                False,
+            ),
+        )
+        if not recording:
+            return Span(name, context, kind, parent_ctx, self, {}, (), False, start_time)
+        span = Span(name, context, kind, parent_ctx, self, attributes, (), True, start_time)
+        if links:
+            max_links = self.limits.max_links
+            span.links = list(links[:max_links])
+            span.dropped_links_count = max(0, len(links) - max_links)
         if self._has_on_start:
             self.processor.on_start(span)  # type: ignore[union-attr]
         return span

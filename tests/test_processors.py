@@ -3,6 +3,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
@@ -160,3 +161,33 @@ def test_exporter_option_goes_behind_a_batch_processor_by_default() -> None:
     tracer.shutdown()
     simple = Tracer(exporter=InMemoryExporter(), export_mode="simple")
     assert isinstance(simple.processor, SimpleSpanProcessor)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_forked_child_exports_through_its_own_worker(tmp_path: Any) -> None:
+    import os
+    import warnings
+
+    from c13_middleware import JSONLinesExporter
+
+    path = tmp_path / "child.jsonl"
+    processor = BatchSpanProcessor(JSONLinesExporter(path), schedule_delay_millis=60_000)
+    tracer = Tracer(processors=[processor])
+    tracer.start_span("parent-before-fork").end()  # starts the parent's worker, leaves a span queued
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+ warns about fork with threads
+        pid = os.fork()
+    if pid == 0:  # child
+        code = 1
+        try:
+            tracer.start_span("child").end()
+            code = 0 if processor.force_flush(5000) else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert processor.force_flush(5000)
+    processor.shutdown()
+    names = [line for line in path.read_text().splitlines()]
+    assert sum('"name":"child"' in line for line in names) == 1
+    assert sum('"name":"parent-before-fork"' in line for line in names) == 1  # not exported twice

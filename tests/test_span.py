@@ -80,7 +80,7 @@ def test_writes_after_end_are_ignored_and_end_twice_is_noop(tracer: Tracer, expo
     span.update_name("renamed")
     span.end()
     assert span.end_time == end
-    assert span.attributes == {} and span.events == [] and span.status == SpanStatus()
+    assert span.attributes == {} and not span.events and span.status == SpanStatus()
     assert span.name == "s"
     assert len(exporter.get_finished_spans()) == 1
 
@@ -131,3 +131,9 @@ def test_status_rules(tracer: Tracer) -> None:
 def test_span_kind_numbers_match_otlp() -> None:
     assert [k.value for k in SpanKind] == [1, 2, 3, 4, 5]
     assert [c.value for c in StatusCode] == [0, 1, 2]
+
+
+def test_invalid_keys_are_dropped(tracer: Tracer) -> None:
+    span = tracer.start_span("s", attributes={"": "empty key", 3: "int key", "ok": "v"})  # type: ignore[dict-item]
+    span.end()
+    assert span.attributes == {"ok": "v"}

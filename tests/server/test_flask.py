@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from c13_middleware.integrations.flask import C13
 from flask import Flask, Response, abort, stream_with_context
 
 from c13_middleware import ConfigError, InMemoryExporter, SpanKind, StatusCode, Tracer, current_span
+from c13_middleware.integrations.flask import C13
 
 
 def make_app() -> Flask:
@@ -119,7 +119,7 @@ def test_abort_is_not_an_exception_event(options: dict[str, Any], exporter: InMe
     with app.test_client().get("/missing") as response:
         assert response.status_code == 404
     (span,) = exporter.get_finished_spans()
-    assert span.events == [] and span.name == "GET /missing"
+    assert not span.events and span.name == "GET /missing"
 
 
 def test_streaming_span_ends_when_body_is_closed(options: dict[str, Any], exporter: InMemoryExporter) -> None:

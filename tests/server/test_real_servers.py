@@ -5,8 +5,6 @@ from typing import Any
 
 import django_app  # noqa: F401  (configures Django settings)
 import httpx
-from c13_middleware.integrations.flask import C13
-from c13_middleware.integrations.starlette import C13Middleware
 from django.core.handlers.asgi import ASGIHandler
 from django.test import override_settings
 from flask import Flask
@@ -17,6 +15,8 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from c13_middleware import InMemoryExporter, SpanKind
+from c13_middleware.integrations.flask import C13
+from c13_middleware.integrations.starlette import C13Middleware
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"

@@ -6,7 +6,6 @@ from typing import Any
 
 import httpx
 import pytest
-from c13_middleware.integrations.starlette import C13Middleware
 from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -16,6 +15,7 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocket
 
 from c13_middleware import InMemoryExporter, SpanKind, StatusCode, Tracer, current_span
+from c13_middleware.integrations.starlette import C13Middleware
 
 
 async def item(request: Request) -> Response:

@@ -1,0 +1,111 @@
+"""Core request-path costs, c13 next to the OpenTelemetry SDK in the same run.
+
+python -m benchmarks.bench_core
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from benchmarks._timing import machine, per_call_us, ratio, table
+from c13_middleware import BatchSpanProcessor, ExportResult, Span, SpanExporter, Tracer
+from c13_middleware._propagation import DEFAULT_PROPAGATOR, Propagated, mapping_getter
+
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+TRACESTATE = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"
+N = 20_000
+
+
+class NullExporter(SpanExporter):
+    def export(self, spans: Sequence[Span]) -> ExportResult:
+        return ExportResult.SUCCESS
+
+
+def c13_figures() -> dict[str, float]:
+    processor = BatchSpanProcessor(NullExporter(), max_queue_size=N * 10, max_export_batch_size=512)
+    tracer = Tracer(processors=[processor])
+    attrs = {"http.request.method": "GET", "url.path": "/items/1", "http.response.status_code": 200}
+
+    def span() -> None:
+        tracer.start_span("GET /items/{id}", attributes=attrs).end()
+
+    headers = {"traceparent": TRACEPARENT, "tracestate": TRACESTATE}
+
+    def extract() -> None:
+        DEFAULT_PROPAGATOR.extract(mapping_getter(headers), Propagated())
+
+    ended = tracer.start_span("x")
+    ended.end()
+
+    def on_end() -> None:
+        processor.on_end(ended)
+        processor._queue.clear() if len(processor._queue) > 10_000 else None
+
+    figures = {"span": per_call_us(span, N), "extract": per_call_us(extract, N), "on_end": per_call_us(on_end, N)}
+    processor.shutdown()
+    return figures
+
+
+def otel_figures() -> dict[str, float] | None:
+    try:
+        from opentelemetry.propagate import extract as otel_extract  # noqa: F401
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import (
+            BatchSpanProcessor as OtelBatch,
+            SpanExporter as OtelExporter,
+            SpanExportResult,
+        )
+        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+    except ImportError:
+        return None
+
+    class OtelNull(OtelExporter):
+        def export(self, spans: object) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    batch = OtelBatch(OtelNull(), max_queue_size=N * 10)
+    provider.add_span_processor(batch)
+    tracer = provider.get_tracer("bench")
+    attrs = {"http.request.method": "GET", "url.path": "/items/1", "http.response.status_code": 200}
+
+    def span() -> None:
+        tracer.start_span("GET /items/{id}", attributes=attrs).end()
+
+    propagator = TraceContextTextMapPropagator()
+    headers = {"traceparent": TRACEPARENT, "tracestate": TRACESTATE}
+
+    def extract() -> None:
+        propagator.extract(headers)
+
+    ended = tracer.start_span("x")
+    ended.end()
+
+    def on_end() -> None:
+        batch.on_end(ended)  # type: ignore[arg-type]
+
+    figures = {"span": per_call_us(span, N), "extract": per_call_us(extract, N), "on_end": per_call_us(on_end, N)}
+    provider.shutdown()
+    return figures
+
+
+def main() -> None:
+    ours = c13_figures()
+    theirs = otel_figures()
+    labels = {
+        "span": "span start+end, 3 attributes, batch processor",
+        "extract": "traceparent+tracestate extract",
+        "on_end": "batch processor on_end (request thread)",
+    }
+    targets = {"span": "≤ 2 µs", "extract": "≤ 1.5 µs", "on_end": "≤ 0.5 µs"}
+    rows = []
+    for key, label in labels.items():
+        other = theirs[key] if theirs else None
+        rows.append(
+            (label, f"{ours[key]:.2f}", f"{other:.2f}" if other else "n/a", ratio(ours[key], other), targets[key])
+        )
+    print(table(f"Core ({machine()})", ("operation", "c13 µs", "OTel SDK µs", "c13/OTel", "target"), rows))
+
+
+if __name__ == "__main__":
+    main()

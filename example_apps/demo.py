@@ -1,0 +1,136 @@
+"""``make demo``: start the example services on loopback ports, send them a few requests and print every
+finished trace as a tree, across processes.
+
+Each service writes its spans to ``demo-output/<service>.jsonl``; this script reads them back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "demo-output"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start(service: str, args: list[str]) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, C13_DEMO_SPANS=str(OUT / f"{service}.jsonl"), PYTHONPATH=str(ROOT))
+    log = open(OUT / f"{service}.log", "wb")  # the child process writes it
+    return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def wait_until_listening(port: int, process: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"a demo service exited early with code {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"nothing listened on port {port} within {timeout} s")
+
+
+def get(url: str) -> str:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            body = response.read()
+            return f"{response.status} {len(body)} bytes"
+    except urllib.error.HTTPError as exc:
+        return f"{exc.code} (error response)"
+
+
+def load_spans() -> list[dict[str, Any]]:
+    spans: list[dict[str, Any]] = []
+    for path in sorted(OUT.glob("*.jsonl")):
+        spans += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return spans
+
+
+def print_trees(spans: list[dict[str, Any]]) -> None:
+    by_trace: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for span in spans:
+        by_trace[span["trace_id"]].append(span)
+    for trace_id, members in sorted(by_trace.items(), key=lambda item: min(s["start_time"] for s in item[1])):
+        ids = {s["span_id"] for s in members}
+        children: dict[str | None, list[dict[str, Any]]] = defaultdict(list)
+        for span in members:
+            parent = span["parent_span_id"] if span["parent_span_id"] in ids else None
+            children[parent].append(span)
+        print(f"trace {trace_id}")
+        _print_children(children, None, 1)
+        print()
+
+
+def _print_children(children: dict[str | None, list[dict[str, Any]]], parent: str | None, depth: int) -> None:
+    for span in sorted(children.get(parent, ()), key=lambda s: s["start_time"]):
+        millis = (span["end_time"] - span["start_time"]) / 1e6
+        status = span["status"]["code"]
+        flag = "" if status == "UNSET" else f" [{status}]"
+        code = span["attributes"].get("http.response.status_code", "")
+        service = span["resource"].get("service.name", "?")
+        print(f"{'  ' * depth}└─ {span['name']} ({service}, {span['kind']}, {millis:.1f} ms){flag} {code}".rstrip())
+        _print_children(children, span["span_id"], depth + 1)
+
+
+def main() -> None:
+    OUT.mkdir(exist_ok=True)
+    for old in OUT.glob("*.jsonl"):
+        old.unlink()
+    ports = {"gateway": free_port(), "inventory": free_port(), "accounts": free_port()}
+    python_server = ["-m", "uvicorn", "--host", "127.0.0.1", "--log-level", "warning", "--port"]
+    processes = {
+        "gateway": start("gateway", [*python_server, str(ports["gateway"]), "example_apps.gateway:app"]),
+        "inventory": start("inventory", ["-m", "example_apps.inventory", "--port", str(ports["inventory"])]),
+        "accounts": start("accounts", [*python_server, str(ports["accounts"]), "example_apps.accounts:application"]),
+    }
+    try:
+        for name, process in processes.items():
+            wait_until_listening(ports[name], process)
+        requests = [
+            ("gateway", "/items/7"),
+            ("gateway", "/stream"),
+            ("gateway", "/fail"),
+            ("inventory", "/items/1"),
+            ("inventory", "/slow"),
+            ("inventory", "/fail"),
+            ("accounts", "/accounts/1/"),
+            ("accounts", "/stream/"),
+            ("accounts", "/fail/"),
+        ]
+        print("requests:")
+        for service, path in requests:
+            print(f"  GET {service}{path} -> {get(f'http://127.0.0.1:{ports[service]}{path}')}")
+        print()
+    finally:
+        for process in processes.values():
+            process.send_signal(signal.SIGINT)  # a clean stop, so each service flushes its spans at exit
+        for process in processes.values():
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    spans = load_spans()
+    print(f"{len(spans)} spans from {len(processes)} processes (service logs: {OUT}/*.log):\n")
+    print_trees(spans)
+
+
+if __name__ == "__main__":
+    main()
