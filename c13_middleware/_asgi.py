@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from ._http_server import ServerCore, ServerRequest
-from ._propagation import asgi_getter
 from ._safety import log_once
 
 Scope = MutableMapping[str, Any]
@@ -27,25 +26,40 @@ class C13ASGIMiddleware:
     def __init__(self, app: ASGIApp, **options: Any) -> None:
         self.app = app
         self.core = ServerCore(options)
+        self._propagation_fields = frozenset(name.encode("latin-1") for name in self.core.config.propagator.fields)
 
     def route_for(self, scope: Scope) -> str | None:
         """The matched route template; the generic middleware knows none."""
         return None
 
     def _start(self, scope: Scope) -> ServerRequest | None:
-        headers = scope.get("headers") or []
+        headers = scope.get("headers") or ()
+        host = user_agent = None
+        found: dict[str, list[str]] | None = None
+        # One pass over the headers for everything the span needs; header names are lower-case bytes in ASGI.
+        for name, value in headers:
+            if name == b"host":
+                host = value.decode("latin-1")
+            elif name == b"user-agent":
+                user_agent = value.decode("latin-1")
+            elif name in self._propagation_fields:
+                if found is None:
+                    found = {}
+                found.setdefault(name.decode("latin-1"), []).append(value.decode("latin-1"))
         client = scope.get("client")
         server = scope.get("server")
         return self.core.start(
-            method=scope.get("method", "GET"),
-            path=scope.get("path", "/"),
-            scheme=scope.get("scheme") or ("ws" if scope["type"] == "websocket" else "http"),
-            query=(scope.get("query_string") or b"").decode("latin-1"),
-            get_header=asgi_getter(headers),
-            protocol_version=scope.get("http_version"),
-            server=(server[0], server[1]) if server else None,
-            client=client[0] if client else None,
-            header_items=_decode_items(headers),
+            scope.get("method", "GET"),
+            scope.get("path", "/"),
+            scope.get("scheme") or ("ws" if scope["type"] == "websocket" else "http"),
+            (scope.get("query_string") or b"").decode("latin-1"),
+            host,
+            user_agent,
+            found,
+            scope.get("http_version"),
+            (server[0], server[1]) if server else None,
+            client[0] if client else None,
+            _decode_items(headers) if self.core.captures_request_headers else None,  # type: ignore[arg-type]
         )
 
     def _finish(self, request: ServerRequest, scope: Scope) -> None:

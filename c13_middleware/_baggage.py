@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from typing import ClassVar, NamedTuple
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 MAX_MEMBERS = 64
 MAX_BYTES = 8192
@@ -15,10 +15,17 @@ _OWS = " \t"
 _TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 # baggage-octet = %x21 / %x23-2B / %x2D-3A / %x3C-5B / %x5D-7E
 _OCTETS = "".join(chr(c) for c in range(0x21, 0x7F) if c not in b'",;\\')
+_OCTET = r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]"
 _token = re.compile(_TOKEN).fullmatch
-_octets = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*").fullmatch
+_octets = re.compile(f"{_OCTET}*").fullmatch
+# list-member = key OWS "=" OWS value *( OWS ";" OWS property ), with OWS around the member too.
+_member = re.compile(rf"[ \t]*({_TOKEN})[ \t]*=[ \t]*({_OCTET}*)[ \t]*(?:;(.*))?", re.S).fullmatch
+_escapes = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
+_bad_escape = re.compile(r"%(?![0-9A-Fa-f]{2})").search
+_properties = re.compile(rf"{_TOKEN}(?:={_OCTET}*)?(?:;{_TOKEN}(?:={_OCTET}*)?)*").fullmatch
 _unencoded = re.compile(r"[\x21\x23\x24\x26-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*").fullmatch  # octets minus "%"
 _SAFE = _OCTETS.replace("%", "")
+_new = tuple.__new__
 
 
 class BaggageEntry(NamedTuple):
@@ -45,34 +52,39 @@ def _normalize_properties(text: str) -> str | None:
     return ";".join(out)
 
 
+def _unescape(match: re.Match[str]) -> str:
+    return bytes.fromhex(match[0].replace("%", "")).decode("utf-8")
+
+
 def _parse_member(member: str) -> tuple[str, BaggageEntry] | None:
-    head, semi, props = member.partition(";")
-    key, eq, value = head.partition("=")
-    key = key.strip(_OWS)
-    value = value.strip(_OWS)
-    if not eq or not _token(key) or not _octets(value):
+    m = _member(member)
+    if m is None:
         return None
+    key, value, props = m.groups()
     if "%" in value:
+        # The value is URL-encoded UTF-8: a malformed escape ("%zz", "100%") or invalid UTF-8 drops the
+        # member. So re-encoding never makes a member longer, and parsed baggage always fits the limits.
+        if _bad_escape(value):
+            return None
         try:
-            # Malformed escapes such as "%zz" stay literal (unquote's rule); invalid UTF-8 drops the member.
-            value = unquote(value, errors="strict")
+            value = _escapes.sub(_unescape, value)  # 2x faster than urllib.parse.unquote
         except UnicodeDecodeError:
             return None
-    properties = _normalize_properties(props) if semi else ""
-    if properties is None:
-        return None
-    return key, BaggageEntry(value, properties)
+    properties = "" if props is None else _normalize_properties(props)
+    return None if properties is None else (key, _new(BaggageEntry, (value, properties)))
 
 
 def _format_member(name: str, entry: BaggageEntry) -> str | None:
-    value = entry.value
+    value, properties = entry
+    if not _token(name) or (properties and not _properties(properties)):
+        return None
     if not _unencoded(value):
         try:
             value = quote(value, safe=_SAFE, errors="strict")
         except UnicodeEncodeError:  # lone surrogates: not representable in UTF-8
             return None
-    if entry.properties:
-        return f"{name}={value};{entry.properties}"
+    if properties:
+        return f"{name}={value};{properties}"
     return f"{name}={value}"
 
 
@@ -147,7 +159,7 @@ class Baggage:
         for name, entry in self._entries.items():
             if len(parts) == MAX_MEMBERS:
                 break
-            part = _format_member(name, entry) if _token(name) else None
+            part = _format_member(name, entry)
             if part is not None and size + 1 + len(part) <= MAX_BYTES:
                 parts.append(part)
                 size += 1 + len(part)

@@ -5,19 +5,26 @@ Django adapters, only translate their request and response into these calls.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any
 
+from ._baggage import Baggage
 from ._config import FORBIDDEN_HEADERS, Config
-from ._context import _Activation, _current_baggage
-from ._propagation import HeaderGetter, Propagated
+from ._context import SPAN_ACTIVATION_LISTENER, _current_baggage, _current_span
+from ._propagation import DEFAULT_PROPAGATOR, Propagated
 from ._safety import log_once
 from ._span import Link, Span, SpanKind
-from ._traceparent import format_traceparent
+from ._span_context import SpanContext
+from ._traceparent import format_traceparent, parse_traceparent
 from ._tracer import Tracer, get_tracer
+from ._tracestate import TraceState
 
+EMPTY_BAGGAGE = Baggage.EMPTY
+_NOTHING = Propagated()
+_new_context = tuple.__new__
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY"})
 
 # The SERVER span of the request being handled in this context: a second adapter mounted on the same app
@@ -47,6 +54,10 @@ class ServerCore:
         self._sanitize = _header_matcher(config.sanitize_fields)
         self._sensitive_query = frozenset(name.lower() for name in config.sensitive_query_params)
         self._max_length = config.span_limits.max_attribute_length
+        self._w3c = config.propagator is DEFAULT_PROPAGATOR
+        # (WSGI environ key, header name) of each header the propagator reads.
+        self.environ_fields = tuple(("HTTP_" + n.upper().replace("-", "_"), n) for n in config.propagator.fields)
+        self.captures_request_headers = self._capture_request is not None
 
     def is_excluded(self, path: str) -> bool:
         if path in self._exact_excluded:
@@ -55,84 +66,86 @@ class ServerCore:
 
     def start(
         self,
-        *,
         method: str,
         path: str,
         scheme: str,
         query: str,
-        get_header: HeaderGetter,
+        host: str | None,
+        user_agent: str | None,
+        propagation: Mapping[str, Sequence[str]] | None,
         protocol_version: str | None = None,
         server: tuple[str, int | None] | None = None,
         client: str | None = None,
         header_items: HeaderItems | None = None,
     ) -> ServerRequest | None:
-        """Open the request's span and make it current; None when the path is excluded or a span is already open
-        for this request by an outer adapter (then that adapter's span is the one to annotate)."""
-        if _server_request.get() is not None or self.is_excluded(path):
+        """Open the request's span; None when the path is excluded or an outer adapter already opened the span for
+        this request (that adapter's span is then the one to annotate).
+
+        ``propagation`` maps the propagator's header names (lower case) to their field values; None or empty means
+        the request carries none of them. ``header_items`` lists all request headers, for header capture only.
+        """
+        if _server_request.get() is not None or path in self._exact_excluded:
+            return None
+        if self._regex_excluded and any(rule.search(path) for rule in self._regex_excluded):
             return None
         try:
-            return self._start(method, path, scheme, query, get_header, protocol_version, server, client, header_items)
+            config = self.config
+            baggage = EMPTY_BAGGAGE
+            parent = None
+            links: Sequence[Link] = ()
+            if propagation:
+                if self._w3c:
+                    parent, baggage = _extract_w3c(propagation)
+                else:
+                    incoming = config.propagator.extract(lambda name: propagation.get(name, ()), _NOTHING)
+                    parent = incoming.span_context
+                    baggage = incoming.baggage
+                if not config.trust_incoming_context:
+                    if parent is not None:
+                        links = (Link(parent, {"c13.link.reason": "untrusted_incoming_context"}),)
+                    parent = None
+                    baggage = EMPTY_BAGGAGE
+
+            limit = self._max_length
+            if limit is not None and len(path) > limit:
+                path = path[:limit]
+            attributes: dict[str, Any] = {"http.request.method": method, "url.path": path, "url.scheme": scheme}
+            if method in KNOWN_METHODS:
+                name = method
+            else:
+                attributes["http.request.method"] = "_OTHER"
+                attributes["http.request.method_original"] = method[:limit] if limit else method
+                name = "HTTP"
+            if query:
+                query = self.redact_query(query)
+                attributes["url.query"] = query[:limit] if limit else query
+            if host:
+                address, port = split_host(host, scheme)
+                if address:
+                    attributes["server.address"] = address
+                if port is not None:
+                    attributes["server.port"] = port
+            elif server is not None:
+                attributes["server.address"] = server[0]
+                if server[1] is not None:
+                    attributes["server.port"] = server[1]
+            if client:
+                attributes["client.address"] = client
+            if user_agent:
+                attributes["user_agent.original"] = user_agent[:limit] if limit else user_agent
+            if protocol_version:
+                attributes["network.protocol.version"] = protocol_version
+            if self._capture_request is not None and header_items is not None:
+                self._capture(attributes, "http.request.header.", self._capture_request, header_items())
+                span = self.tracer.start_span(
+                    name, kind=SpanKind.SERVER, parent=parent, links=links, attributes=attributes
+                )
+            else:
+                span = self.tracer.start_trusted(name, SpanKind.SERVER, parent, attributes, links)
+            return ServerRequest(self, span, name, baggage)
         except Exception:
             log_once("server-start", "c13_middleware: could not start the request span", exc_info=True)
             return None
-
-    def _start(
-        self,
-        method: str,
-        path: str,
-        scheme: str,
-        query: str,
-        get_header: HeaderGetter,
-        protocol_version: str | None,
-        server: tuple[str, int | None] | None,
-        client: str | None,
-        header_items: HeaderItems | None,
-    ) -> ServerRequest:
-        config = self.config
-        incoming = config.propagator.extract(get_header, Propagated())
-        parent = incoming.span_context
-        links: Sequence[Link] = ()
-        baggage = incoming.baggage
-        if not config.trust_incoming_context:
-            if parent is not None:
-                links = (Link(parent, {"c13.link.reason": "untrusted_incoming_context"}),)
-            parent = None
-            baggage = _current_baggage.get()
-
-        limit = self._max_length
-        attributes: dict[str, Any] = {"url.path": path[:limit] if limit else path, "url.scheme": scheme}
-        if method in KNOWN_METHODS:
-            attributes["http.request.method"] = method
-            name = method
-        else:
-            attributes["http.request.method"] = "_OTHER"
-            attributes["http.request.method_original"] = method[:limit] if limit else method
-            name = "HTTP"
-        if query:
-            attributes["url.query"] = self.redact_query(query)[:limit] if limit else self.redact_query(query)
-        host_values = get_header("host")
-        if host_values:
-            host, port = split_host(host_values[0], scheme)
-            if host:
-                attributes["server.address"] = host
-            if port is not None:
-                attributes["server.port"] = port
-        elif server is not None:
-            attributes["server.address"] = server[0]
-            if server[1] is not None:
-                attributes["server.port"] = server[1]
-        if client:
-            attributes["client.address"] = client
-        agent = get_header("user-agent")
-        if agent:
-            attributes["user_agent.original"] = agent[0][:limit] if limit else agent[0]
-        if protocol_version:
-            attributes["network.protocol.version"] = protocol_version
-        if self._capture_request is not None and header_items is not None:
-            self._capture(attributes, "http.request.header.", self._capture_request, header_items())
-
-        span = self.tracer.start_span(name, kind=SpanKind.SERVER, parent=parent, links=links, attributes=attributes)
-        return ServerRequest(self, span, name, baggage)
 
     def redact_query(self, query: str) -> str:
         if not self._sensitive_query:
@@ -175,7 +188,7 @@ class ServerRequest:
         "status",
         "_method_name",
         "_baggage",
-        "_activation",
+        "_span_token",
         "_baggage_token",
         "_request_token",
         "_ended",
@@ -190,33 +203,49 @@ class ServerRequest:
         self.status: int | None = None
         self._ended = False
         self._exception: BaseException | None = None
-        self._activation: _Activation | None = None
+        self._span_token: Any = None
         self._baggage_token: Any = None
         self._request_token: Any = None
         self._baggage = baggage
 
     # Context activation is split from start so the WSGI shell can re-enter it around each body chunk.
     def activate(self) -> None:
-        self._activation = _Activation(self.span)
-        self._baggage_token = _current_baggage.set(self._baggage)
+        span = self.span
+        self._span_token = _current_span.set(span)
         self._request_token = _server_request.set(self)
+        baggage = self._baggage
+        if baggage is EMPTY_BAGGAGE and _current_baggage.get() is EMPTY_BAGGAGE:
+            self._baggage_token = None
+        else:
+            self._baggage_token = _current_baggage.set(baggage)
+        listener = SPAN_ACTIVATION_LISTENER.get()
+        if listener is not None:
+            listener(span.context.span_id, True)
 
     def deactivate(self) -> None:
-        activation, self._activation = self._activation, None
-        if activation is None:
+        token = self._span_token
+        if token is None:
             return
-        activation.close()
-        for var, token in ((_current_baggage, self._baggage_token), (_server_request, self._request_token)):
-            try:
-                var.reset(token)
-            except ValueError:
-                pass  # reset from another context: the activating context ended with its task
+        self._span_token = None
+        try:
+            _current_span.reset(token)
+            _server_request.reset(self._request_token)
+            if self._baggage_token is not None:
+                _current_baggage.reset(self._baggage_token)
+        except ValueError:
+            pass  # reset from another context: the activating context ended with its task
+        listener = SPAN_ACTIVATION_LISTENER.get()
+        if listener is not None:
+            listener(self.span.context.span_id, False)
 
     def set_route(self, route: str | None) -> None:
-        if route and self.route is None:
+        if route and self.route is None and type(route) is str:
             self.route = route
-            self.span.set_attribute("http.route", route)
-            self.span.update_name(f"{self._method_name} {route}")
+            span = self.span
+            if span.end_time is None and span.is_recording():
+                limit = self.core._max_length
+                span.attributes["http.route"] = route[:limit] if limit else route
+                span.name = f"{self._method_name} {route}"
 
     @property
     def finished(self) -> bool:
@@ -225,7 +254,8 @@ class ServerRequest:
     def response_started(self, status: int, headers: HeaderItems | None = None) -> None:
         self.status = status
         span = self.span
-        span.set_attribute("http.response.status_code", status)
+        if span.end_time is None and span.is_recording():
+            span.attributes["http.response.status_code"] = status
         if status >= 500:
             exc = self._exception
             span.set_error(exc, error_type=None if exc is not None else str(status))
@@ -260,6 +290,23 @@ class ServerRequest:
             log_once("server-end", "c13_middleware: ending the request span failed", exc_info=True)
 
 
+def _extract_w3c(propagation: Mapping[str, Sequence[str]]) -> tuple[SpanContext | None, Baggage]:
+    """The default propagator's extract, without its per-call layering: same parsers, same rules."""
+    values = propagation.get("traceparent")
+    if values and len(values) == 1 and "," in values[0]:
+        values = values[0].split(",")  # fields folded into one line (WSGI, proxies): two fields are invalid
+    parent = parse_traceparent(values) if values else None
+    if parent is not None:
+        values = propagation.get("tracestate")
+        if values:
+            state = TraceState.from_headers(values)
+            if state:
+                parent = _new_context(SpanContext, (parent[0], parent[1], parent[2], state, True))
+    values = propagation.get("baggage")
+    return parent, Baggage.from_headers(values) if values else EMPTY_BAGGAGE
+
+
+@functools.lru_cache(maxsize=512)
 def split_host(host: str, scheme: str) -> tuple[str, int | None]:
     """``Host`` header → (address, port); IPv6 brackets removed; a bad port is dropped."""
     host = host.strip()

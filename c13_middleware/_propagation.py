@@ -21,6 +21,7 @@ HeaderSetter: TypeAlias = Callable[[str, str], None]
 """Called with a lower-case header name and a value; replaces any existing field of that name."""
 
 _log = logging.getLogger(__name__)
+_new = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +66,9 @@ class TraceContextPropagator:
                 return into
             tracestate = _values(get, "tracestate")
             if tracestate:
-                ctx = ctx._replace(trace_state=TraceState.from_headers(tracestate))
+                state = TraceState.from_headers(tracestate)
+                if state:  # NamedTuple._replace is 3x slower than this
+                    ctx = _new(SpanContext, (ctx[0], ctx[1], ctx[2], state, True))
             return Propagated(ctx, into.baggage)
         except Exception:
             _log.debug("trace context extraction failed", exc_info=True)
@@ -147,9 +150,11 @@ def inject(set: HeaderSetter, ctx: Propagated, propagator: Propagator = DEFAULT_
         _log.debug("injection failed", exc_info=True)
 
 
-# --- carriers -----------------------------------------------------------------------------------------
+# --- carriers: every getter returns () and every setter does nothing when its input is unusable --------
 
-_FIELDS = frozenset((b"traceparent", b"tracestate", b"baggage"))
+_FIELDS = {b"traceparent": "traceparent", b"tracestate": "tracestate", b"baggage": "baggage"}
+_FIELD_NAMES = frozenset(_FIELDS.values())
+_ENVIRON_KEYS = {"traceparent": "HTTP_TRACEPARENT", "tracestate": "HTTP_TRACESTATE", "baggage": "HTTP_BAGGAGE"}
 
 
 def _unfold(name: str, value: str) -> list[str]:
@@ -161,34 +166,40 @@ def _unfold(name: str, value: str) -> list[str]:
 
 def asgi_getter(headers: Iterable[tuple[bytes, bytes]]) -> HeaderGetter:
     """ASGI ``scope["headers"]``: names are lower-case bytes (ASGI spec), values decoded as latin-1.
-
-    The three propagation fields are collected in one pass on first use; other names are scanned."""
+    The propagation fields are collected in one pass on first use; other names are scanned."""
     items = headers if isinstance(headers, (list, tuple)) else tuple(headers)
-    found: dict[bytes, list[str]] | None = None
+    found: dict[str, list[str]] | None = None
 
     def get(name: str) -> Sequence[str]:
         nonlocal found
-        key = name.encode("latin-1")
-        if key not in _FIELDS:
-            return [v.decode("latin-1") for k, v in items if k == key]
-        if found is None:
-            found = {}
-            for k, v in items:
-                if k in _FIELDS:
-                    found.setdefault(k, []).append(v.decode("latin-1"))
-        return found.get(key, ())
+        try:
+            if name not in _FIELD_NAMES:
+                key = name.encode("latin-1")
+                return [v.decode("latin-1") for k, v in items if k == key]
+            if found is None:
+                found = {}
+                for k, v in items:
+                    field = _FIELDS.get(k)
+                    if field is not None:
+                        found.setdefault(field, []).append(v.decode("latin-1"))
+            return found.get(name, ())
+        except Exception:
+            return ()
 
     return get
 
 
 def asgi_setter(headers: list[tuple[bytes, bytes]]) -> HeaderSetter:
-    """Edits ``headers`` in place: existing fields of that name are replaced."""
+    """Edits ``headers`` in place: existing fields of that name (any case) are replaced."""
 
     def set(name: str, value: str) -> None:
-        key = name.lower().encode("latin-1")
-        if any(k.lower() == key for k, _ in headers):
-            headers[:] = [(k, v) for k, v in headers if k.lower() != key]
-        headers.append((key, value.encode("latin-1")))
+        try:
+            field = (name.lower().encode("latin-1"), value.encode("latin-1"))
+            if any(k.lower() == field[0] for k, _ in headers):
+                headers[:] = [h for h in headers if h[0].lower() != field[0]]
+            headers.append(field)
+        except Exception:
+            _log.debug("asgi_setter failed for %r", name, exc_info=True)
 
     return set
 
@@ -198,9 +209,15 @@ def environ_getter(environ: Mapping[str, Any]) -> HeaderGetter:
     fields with commas; ``traceparent`` is split back on "," (see ``_unfold``)."""
 
     def get(name: str) -> Sequence[str]:
-        key = name.upper().replace("-", "_")
-        value = environ.get(key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + key)
-        return _unfold(name, value) if isinstance(value, str) else ()
+        try:
+            key = _ENVIRON_KEYS.get(name)
+            if key is None:
+                key = name.upper().replace("-", "_")
+                key = key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + key
+            value = environ.get(key)
+            return _unfold(name, value) if isinstance(value, str) else ()
+        except Exception:
+            return ()
 
     return get
 
@@ -225,9 +242,12 @@ def mapping_getter(headers: Mapping[str, str] | Mapping[str, Sequence[str]]) -> 
 
     def get(name: str) -> Sequence[str]:
         nonlocal index
-        if index is None:
-            index = build()
-        return index.get(name, ())
+        try:
+            if index is None:
+                index = build()
+            return index.get(name, ())
+        except Exception:
+            return ()
 
     return get
 
@@ -236,9 +256,12 @@ def mapping_setter(d: MutableMapping[str, str]) -> HeaderSetter:
     """``d[name] = value``, first removing keys that differ from ``name`` only by case."""
 
     def set(name: str, value: str) -> None:
-        for key in [k for k in d if isinstance(k, str) and k != name and k.lower() == name]:
-            del d[key]
-        d[name] = value
+        try:
+            for key in [k for k in d if isinstance(k, str) and k != name and k.lower() == name]:
+                del d[key]
+            d[name] = value
+        except Exception:
+            _log.debug("mapping_setter failed for %r", name, exc_info=True)
 
     return set
 
@@ -248,7 +271,10 @@ def metadata_getter(md: Iterable[tuple[str, str | bytes]] | None) -> HeaderGette
     items = () if md is None else md if isinstance(md, (list, tuple)) else tuple(md)
 
     def get(name: str) -> Sequence[str]:
-        return [v if isinstance(v, str) else v.decode("latin-1") for k, v in items if k == name]
+        try:
+            return [v if isinstance(v, str) else v.decode("latin-1") for k, v in items if k == name]
+        except Exception:
+            return ()
 
     return get
 
@@ -257,8 +283,11 @@ def metadata_setter(md: list[tuple[str, str]]) -> HeaderSetter:
     """Edits the metadata list in place: existing entries with that key are replaced."""
 
     def set(name: str, value: str) -> None:
-        if any(k == name for k, _ in md):
-            md[:] = [(k, v) for k, v in md if k != name]
-        md.append((name, value))
+        try:
+            if any(k == name for k, _ in md):
+                md[:] = [(k, v) for k, v in md if k != name]
+            md.append((name, value))
+        except Exception:
+            _log.debug("metadata_setter failed for %r", name, exc_info=True)
 
     return set

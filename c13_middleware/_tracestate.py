@@ -122,12 +122,10 @@ class TraceState:
                     if m is None:
                         return EMPTY
                 key, value = m.groups()
-                if key in entries:
+                if key in entries or len(entries) == MAX_MEMBERS:
                     return EMPTY
                 entries[key] = value
-            if not entries or len(entries) > MAX_MEMBERS:
-                return EMPTY
-            return cls(tuple(entries.items()))
+            return cls(tuple(entries.items())) if entries else EMPTY
         except Exception:  # a propagation header must never break a request
             return EMPTY
 

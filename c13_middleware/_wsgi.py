@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ._http_server import ServerCore, ServerRequest
-from ._propagation import environ_getter
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -27,57 +27,75 @@ def environ_items(environ: WSGIEnvironment) -> Callable[[], list[tuple[str, str]
 
 def start_from_environ(core: ServerCore, environ: WSGIEnvironment, path: str | None = None) -> ServerRequest | None:
     """Shared by the WSGI middleware and the Django adapter (whose ``request.META`` is a WSGI environ)."""
+    propagation: dict[str, list[str]] | None = None
+    for key, name in core.environ_fields:
+        value = environ.get(key)
+        if value is not None:
+            # WSGI folds repeated fields into one comma-joined value: the same list per RFC 9110, and a
+            # traceparent with a comma in it is invalid either way.
+            if propagation is None:
+                propagation = {}
+            propagation[name] = [value]
     protocol = environ.get("SERVER_PROTOCOL", "")
     port = environ.get("SERVER_PORT")
     return core.start(
-        method=environ.get("REQUEST_METHOD", "GET"),
-        path=path if path is not None else (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")) or "/",
-        scheme=environ.get("wsgi.url_scheme", "http"),
-        query=environ.get("QUERY_STRING", ""),
-        get_header=environ_getter(environ),
-        protocol_version=protocol[5:] if protocol.startswith("HTTP/") else None,
-        server=(environ.get("SERVER_NAME", ""), int(port) if port and port.isdigit() else None),
-        client=environ.get("REMOTE_ADDR") or None,
-        header_items=environ_items(environ),
+        environ.get("REQUEST_METHOD", "GET"),
+        path if path is not None else (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")) or "/",
+        environ.get("wsgi.url_scheme", "http"),
+        environ.get("QUERY_STRING", ""),
+        environ.get("HTTP_HOST"),
+        environ.get("HTTP_USER_AGENT"),
+        propagation,
+        protocol[5:] if protocol.startswith("HTTP/") else None,
+        (environ.get("SERVER_NAME", ""), int(port) if port and port.isdigit() else None),
+        environ.get("REMOTE_ADDR") or None,
+        environ_items(environ) if core.captures_request_headers else None,
     )
 
 
 class _TracedBody:
-    """Wraps the app's iterable: the span is current while each chunk is produced; it ends after the last chunk
-    or on ``close()``, whichever comes first (a client that disconnects mid-body only gets the close)."""
+    """Wraps the app's iterable. Each chunk is produced inside the request's context (so the span is current
+    for streaming generators); the span ends after the last chunk or on ``close()``, whichever comes first
+    (a client that disconnects mid-body only gets the close)."""
 
-    def __init__(self, body: Iterable[bytes], request: ServerRequest) -> None:
+    __slots__ = ("_body", "_next", "_request", "_context")
+
+    def __init__(self, body: Iterable[bytes], request: ServerRequest, context: contextvars.Context) -> None:
         self._body = body
-        self._iterator: Iterator[bytes] | None = None
+        self._next: Callable[[], bytes] | None = None
         self._request = request
+        self._context = context
 
     def __iter__(self) -> Iterator[bytes]:
         return self
 
     def __next__(self) -> bytes:
-        if self._iterator is None:
-            self._iterator = iter(self._body)
-        request = self._request
-        request.activate()
+        step = self._next
+        if step is None:
+            step = self._next = iter(self._body).__next__
         try:
-            return next(self._iterator)
+            return self._context.run(step)
         except StopIteration:
             # The last chunk is out. Servers also call close(), but test clients often do not.
-            request.finish()
+            self._finish()
             raise
         except Exception as exc:
-            request.record_exception(exc)
+            self._request.record_exception(exc)
             raise
-        finally:
-            request.deactivate()
+
+    def _finish(self) -> None:
+        request = self._request
+        if not request.finished:
+            request.finish()
+            self._context.run(request.deactivate)
 
     def close(self) -> None:
         try:
             close = getattr(self._body, "close", None)
             if close is not None:
-                close()
+                self._context.run(close)
         finally:
-            self._request.finish()
+            self._finish()
 
 
 class C13WSGIMiddleware:
@@ -103,14 +121,15 @@ class C13WSGIMiddleware:
             request.response_started(int(code) if code.isdigit() else 0, lambda: headers)
             return start_response(status, headers, exc_info)
 
-        request.activate()
+        # The request runs in a context of its own: nothing to reset afterwards, so nothing can leak into the
+        # server thread's next request.
+        context = contextvars.copy_context()
+        context.run(request.activate)
         try:
-            body = self.app(environ, traced_start_response)
+            body = context.run(self.app, environ, traced_start_response)
         except Exception as exc:
             request.record_exception(exc)
             request.finish()
             raise
-        finally:
-            request.deactivate()
-            request.set_route(self.route_for(environ))
-        return _TracedBody(body, request)
+        request.set_route(self.route_for(environ))
+        return _TracedBody(body, request, context)

@@ -114,3 +114,12 @@ def test_wsgi_child_spans(options: dict[str, Any], exporter: InMemoryExporter) -
     Client(C13WSGIMiddleware(app, **options)).get("/").close()
     child, server = exporter.get_finished_spans()
     assert child.parent == server.context
+
+
+def test_folded_traceparent_fields_are_invalid(options: dict[str, Any], exporter: InMemoryExporter) -> None:
+    # Two traceparent fields folded by WSGI into one comma-joined value: the first alone would be a valid
+    # higher-version header (extra data after a dash), but two fields make the header invalid.
+    folded = "cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra," + TRACEPARENT
+    Client(C13WSGIMiddleware(hello, **options)).get("/", headers={"traceparent": folded}).close()
+    (span,) = exporter.get_finished_spans()
+    assert span.parent is None
