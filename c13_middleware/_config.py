@@ -17,6 +17,7 @@ from typing import Any
 
 from ._exporters import SpanExporter
 from ._limits import SpanLimits
+from ._observe import RequestObserver
 from ._processors import SpanProcessor
 from ._propagation import DEFAULT_PROPAGATOR, Propagator
 from ._resource import parse_resource_attributes
@@ -73,6 +74,8 @@ class Config:
     server_timing_trace: bool = False
     # Outgoing calls: None sends context everywhere; otherwise only to matching hosts or URL patterns.
     propagate_to: tuple[PathRule, ...] | None = None
+    # Told about every traced request (metrics); see _observe.RequestObserver.
+    observers: tuple[RequestObserver, ...] = ()
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -219,7 +222,20 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "sensitive_query_params": _names,
     "server_timing_trace": _bool,
     "propagate_to": lambda v: None if v is None else _rules(v),
+    "observers": lambda v: _observers(v),
 }
+
+
+def _observers(value: object) -> tuple[RequestObserver, ...]:
+    if isinstance(value, RequestObserver):
+        value = [value]
+    if not isinstance(value, Iterable):
+        raise TypeError("expected a list of observers with request_started() and request_finished()")
+    observers = tuple(value)
+    for observer in observers:
+        if not isinstance(observer, RequestObserver):
+            raise TypeError(f"{observer!r} has no request_started()/request_finished()")
+    return observers
 
 
 def _env_int(env: Mapping[str, str], *names: str) -> int | None:

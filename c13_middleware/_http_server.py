@@ -16,7 +16,7 @@ from ._config import FORBIDDEN_HEADERS, Config
 from ._context import SPAN_ACTIVATION_LISTENER, _current_baggage, _current_span
 from ._propagation import DEFAULT_PROPAGATOR, Propagated
 from ._safety import log_once
-from ._span import Link, Span, SpanKind
+from ._span import Link, Span, SpanKind, exception_type_name
 from ._span_context import SpanContext
 from ._traceparent import format_traceparent, parse_traceparent
 from ._tracer import Tracer, get_tracer
@@ -58,6 +58,7 @@ class ServerCore:
         # (WSGI environ key, header name) of each header the propagator reads.
         self.environ_fields = tuple(("HTTP_" + n.upper().replace("-", "_"), n) for n in config.propagator.fields)
         self.captures_request_headers = self._capture_request is not None
+        self._observers = tuple(config.observers)
 
     def is_excluded(self, path: str) -> bool:
         if path in self._exact_excluded:
@@ -142,7 +143,18 @@ class ServerCore:
                 )
             else:
                 span = self.tracer.start_trusted(name, SpanKind.SERVER, parent, attributes, links)
-            return ServerRequest(self, span, name, baggage)
+            request = ServerRequest(self, span, name, baggage)
+            if self._observers:
+                request.scheme = scheme
+                request.method = attributes["http.request.method"]
+                for observer in self._observers:
+                    try:
+                        observer.request_started(request)
+                    except Exception:
+                        log_once(
+                            f"observer:{type(observer).__name__}", "c13_middleware: observer failed", exc_info=True
+                        )
+            return request
         except Exception:
             log_once("server-start", "c13_middleware: could not start the request span", exc_info=True)
             return None
@@ -193,6 +205,8 @@ class ServerRequest:
         "_request_token",
         "_ended",
         "_exception",
+        "method",
+        "scheme",
     )
 
     def __init__(self, core: ServerCore, span: Span, method_name: str, baggage: Any) -> None:
@@ -203,6 +217,8 @@ class ServerRequest:
         self.status: int | None = None
         self._ended = False
         self._exception: BaseException | None = None
+        self.method = ""
+        self.scheme = ""
         self._span_token: Any = None
         self._baggage_token: Any = None
         self._request_token: Any = None
@@ -284,10 +300,29 @@ class ServerRequest:
         if self._ended:
             return
         self._ended = True
+        span = self.span
         try:
-            self.span.end()
+            span.end()
         except Exception:
             log_once("server-end", "c13_middleware: ending the request span failed", exc_info=True)
+        observers = self.core._observers
+        if observers:
+            duration = (span.end_time or 0) - span.start_time
+            for observer in observers:
+                try:
+                    observer.request_finished(self, duration / 1e9)
+                except Exception:
+                    log_once(f"observer:{type(observer).__name__}", "c13_middleware: observer failed", exc_info=True)
+
+    @property
+    def error_type(self) -> str | None:
+        """``error.type`` of a failed request (exception class or 5xx status), else None."""
+        value = self.span.attributes.get("error.type")
+        if value is None and self._exception is not None:
+            return exception_type_name(self._exception)
+        if value is None and self.status is not None and self.status >= 500:
+            return str(self.status)
+        return None if value is None else str(value)
 
 
 def _extract_w3c(propagation: Mapping[str, Sequence[str]]) -> tuple[SpanContext | None, Baggage]:

@@ -305,3 +305,36 @@ def test_no_host_header_uses_scope_server(options: dict[str, Any], exporter: InM
     run(call(C13ASGIMiddleware(text_app(), **options), http_scope(headers=[])))
     (span,) = exporter.get_finished_spans()
     assert span.attributes["server.address"] == "127.0.0.1" and span.attributes["server.port"] == 8000
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[tuple[Any, ...]] = []
+
+    def request_started(self, request: Any) -> None:
+        self.events.append(("start", request.method, request.scheme))
+
+    def request_finished(self, request: Any, duration_s: float) -> None:
+        self.events.append(("end", request.route, request.status, request.error_type, duration_s >= 0))
+
+
+def test_observers_see_each_request(options: dict[str, Any], exporter: InMemoryExporter) -> None:
+    class Broken:
+        def request_started(self, request: Any) -> None:
+            raise RuntimeError("observer bug")
+
+        def request_finished(self, request: Any, duration_s: float) -> None:
+            raise RuntimeError("observer bug")
+
+    recorder = Recorder()
+    app = C13ASGIMiddleware(text_app(503), observers=[Broken(), recorder], exclude_paths=["/health"], **options)
+    run(call(app, http_scope("/x", method="PURGE")))
+    run(call(app, http_scope("/health")))
+    assert recorder.events == [("start", "_OTHER", "http"), ("end", None, 503, "503", True)]
+
+
+def test_observer_option_is_validated() -> None:
+    from c13_middleware import ConfigError
+
+    with pytest.raises(ConfigError, match="request_started"):
+        C13ASGIMiddleware(text_app(), observers=[object()])
