@@ -5,11 +5,13 @@ Everything public is importable from here; the underscore modules are implementa
 
 from __future__ import annotations
 
+from ._asgi import C13ASGIMiddleware
 from ._baggage import Baggage
 from ._config import Config, ConfigError
 from ._context import current_span, get_baggage, suppress_instrumentation, use_baggage, use_span
 from ._exporters import ConsoleExporter, ExportResult, InMemoryExporter, JSONLinesExporter, SpanExporter
 from ._limits import SpanLimits
+from ._observe import RequestObserver
 from ._processors import BatchSpanProcessor, SimpleSpanProcessor, SpanProcessor
 from ._propagation import (
     BaggagePropagator,
@@ -36,6 +38,7 @@ from ._span_context import SpanContext
 from ._tracer import Tracer, configure, get_tracer
 from ._tracestate import TraceState
 from ._version import __version__
+from ._wsgi import C13WSGIMiddleware
 
 __all__ = [
     "AlwaysOffSampler",
@@ -43,6 +46,8 @@ __all__ = [
     "Baggage",
     "BaggagePropagator",
     "BatchSpanProcessor",
+    "C13ASGIMiddleware",
+    "C13WSGIMiddleware",
     "CompositePropagator",
     "Config",
     "ConfigError",
@@ -56,6 +61,7 @@ __all__ = [
     "Propagated",
     "Propagator",
     "RateLimitingSampler",
+    "RequestObserver",
     "Resource",
     "Sampler",
     "SamplingDecision",

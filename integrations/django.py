@@ -86,11 +86,11 @@ def _respond(traced: ServerRequest, response: HttpResponseBase) -> HttpResponseB
     for name, value in traced.response_headers():
         response[name] = value
     if getattr(response, "streaming", False):
-        content = response.streaming_content  # type: ignore[attr-defined]
+        content = response.streaming_content
         if getattr(response, "is_async", False):
-            response.streaming_content = _async_chunks(content, traced)  # type: ignore[attr-defined]
+            response.streaming_content = _async_chunks(content, traced)
         else:
-            response.streaming_content = _chunks(content, traced)  # type: ignore[attr-defined]
+            response.streaming_content = _chunks(content, traced)
     else:
         traced.finish()
     return response

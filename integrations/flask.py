@@ -47,7 +47,7 @@ class C13:
                 traced.record_exception(exc, escaped=False)
             return original(exc)
 
-        app.handle_user_exception = handle_user_exception  # type: ignore[method-assign]
+        app.handle_user_exception = handle_user_exception  # type: ignore[method-assign,assignment]
 
 
 def _name_route() -> None:
