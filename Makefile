@@ -15,9 +15,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python -m example_apps.demo
 
+CODE := c13_middleware integrations tests benchmarks example_apps
+
 lint: $(STAMP)
-	$(BIN)/ruff format --check .
-	$(BIN)/ruff check .
+	$(BIN)/ruff format --check $(CODE)
+	$(BIN)/ruff check $(CODE)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -82,10 +82,6 @@ class _Activation:
             self._listener(self._span.context.span_id, False)
 
 
-def activate(span: Span) -> _Activation:
-    return _Activation(span)
-
-
 @contextmanager
 def use_span(span: Span, *, end_on_exit: bool = False, record_exception: bool = True) -> Iterator[Span]:
     """Make ``span`` current for the block; on an exception, record it and mark the span as an error."""

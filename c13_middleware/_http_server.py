@@ -60,11 +60,6 @@ class ServerCore:
         self.captures_request_headers = self._capture_request is not None
         self._observers = tuple(config.observers)
 
-    def is_excluded(self, path: str) -> bool:
-        if path in self._exact_excluded:
-            return True
-        return any(rule.search(path) for rule in self._regex_excluded)
-
     def start(
         self,
         method: str,

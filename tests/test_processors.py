@@ -191,3 +191,48 @@ def test_forked_child_exports_through_its_own_worker(tmp_path: Any) -> None:
     names = [line for line in path.read_text().splitlines()]
     assert sum('"name":"child"' in line for line in names) == 1
     assert sum('"name":"parent-before-fork"' in line for line in names) == 1  # not exported twice
+
+
+def test_force_flush_before_any_worker_drains_inline() -> None:
+    exporter = InMemoryExporter()
+    processor = BatchSpanProcessor(exporter)
+    processor._queue.append(Tracer().start_span("queued by hand"))
+    assert processor.force_flush(1000)
+    assert [s.name for s in exporter.get_finished_spans()] == ["queued by hand"]
+    processor.shutdown()
+
+
+def test_shutdown_tolerates_exporter_shutdown_failure(caplog: pytest.LogCaptureFixture) -> None:
+    class BadShutdown(InMemoryExporter):
+        def shutdown(self) -> None:
+            raise RuntimeError("cannot close")
+
+    processor = BatchSpanProcessor(BadShutdown())
+    processor.shutdown()
+    assert any("exporter shutdown raised" in r.getMessage() for r in caplog.records)
+
+
+def test_export_result_failure_is_counted() -> None:
+    class Refusing(SpanExporter):
+        def export(self, spans: Sequence[Span]) -> ExportResult:
+            return ExportResult.FAILURE
+
+    processor = BatchSpanProcessor(Refusing(), schedule_delay_millis=60_000)
+    tracer = Tracer(processors=[processor])
+    tracer.start_span("s").end()
+    processor.force_flush(5000)
+    assert processor.spans_failed == 1 and processor.spans_exported == 0
+    processor.shutdown()
+
+
+def test_base_classes_are_no_ops() -> None:
+    processor = SpanProcessor()
+    span = Tracer().start_span("s")
+    processor.on_start(span)
+    processor.on_end(span)
+    processor.shutdown()
+    assert processor.force_flush()
+    with pytest.raises(NotImplementedError):
+        SpanExporter().export([span])
+    assert SpanExporter().force_flush()
+    span.end()

@@ -338,3 +338,75 @@ def test_observer_option_is_validated() -> None:
 
     with pytest.raises(ConfigError, match="request_started"):
         C13ASGIMiddleware(text_app(), observers=[object()])
+
+
+def ws_scope(path: str = "/ws") -> Scope:
+    return {
+        "type": "websocket",
+        "path": path,
+        "query_string": b"",
+        "headers": [(b"host", b"example.com")],
+        "client": ("10.0.0.1", 1),
+        "server": ("127.0.0.1", 8000),
+    }
+
+
+async def ws_call(app: Any, incoming: list[Message]) -> list[Message]:
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return incoming.pop(0)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app(ws_scope(), receive, send)
+    return sent
+
+
+def test_websocket_closed_by_client(options: dict[str, Any], exporter: InMemoryExporter) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        assert (await receive())["type"] == "websocket.connect"
+        await send({"type": "websocket.accept"})
+        while (await receive())["type"] != "websocket.disconnect":
+            pass
+
+    incoming = [{"type": "websocket.connect"}, {"type": "websocket.receive", "text": "x"}]
+    incoming.append({"type": "websocket.disconnect", "code": 1001})
+    run(ws_call(C13ASGIMiddleware(app, **options), incoming))
+    (span,) = exporter.get_finished_spans()
+    assert span.attributes["websocket.close.code"] == 1001
+    assert span.attributes["url.scheme"] == "ws" and span.attributes["http.response.status_code"] == 101
+
+
+def test_websocket_denial_response(options: dict[str, Any], exporter: InMemoryExporter) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await send({"type": "websocket.http.response.start", "status": 403, "headers": []})
+        await send({"type": "websocket.http.response.body", "body": b"no"})
+
+    run(ws_call(C13ASGIMiddleware(app, **options), [{"type": "websocket.connect"}]))
+    (span,) = exporter.get_finished_spans()
+    assert span.attributes["http.response.status_code"] == 403
+
+
+def test_websocket_handler_exception(options: dict[str, Any], exporter: InMemoryExporter) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        raise ValueError("ws bug")
+
+    with pytest.raises(ValueError):
+        run(ws_call(C13ASGIMiddleware(app, **options), [{"type": "websocket.connect"}]))
+    (span,) = exporter.get_finished_spans()
+    assert span.status.code is StatusCode.ERROR and span.attributes["error.type"] == "ValueError"
+
+
+def test_failing_route_lookup_is_swallowed(options: dict[str, Any], exporter: InMemoryExporter) -> None:
+    class Broken(C13ASGIMiddleware):
+        def route_for(self, scope: Scope) -> str | None:
+            raise RuntimeError("router bug")
+
+    sent = run(call(Broken(text_app(), **options), http_scope()))
+    assert sent[0]["status"] == 200
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "GET" and span.ended
