@@ -12,14 +12,14 @@ from contextvars import ContextVar
 from typing import Any
 
 from ._baggage import Baggage
-from ._config import FORBIDDEN_HEADERS, Config
+from ._config import FORBIDDEN_HEADERS
 from ._context import SPAN_ACTIVATION_LISTENER, _current_baggage, _current_span
 from ._propagation import DEFAULT_PROPAGATOR, Propagated
 from ._safety import log_once
 from ._span import Link, Span, SpanKind, exception_type_name
 from ._span_context import SpanContext
 from ._traceparent import format_traceparent, parse_traceparent
-from ._tracer import Tracer, get_tracer
+from ._tracer import resolve
 from ._tracestate import TraceState
 
 EMPTY_BAGGAGE = Baggage.EMPTY
@@ -41,12 +41,9 @@ def active_server_request() -> ServerRequest | None:
 class ServerCore:
     """Built once per middleware instance from its options; a wrong option fails here, at start-up."""
 
-    def __init__(self, options: Mapping[str, Any] | None = None, *, config: Config | None = None) -> None:
-        default = get_tracer()
-        if config is None:
-            config = default.config.replace(**options) if options else default.config
-        self.config = config
-        self.tracer = default if config.pipeline_key == default.config.pipeline_key else Tracer(config)
+    def __init__(self, options: Mapping[str, Any] | None = None) -> None:
+        self.config, self.tracer = resolve(options)
+        config = self.config
         self._exact_excluded = frozenset(rule for rule in config.exclude_paths if isinstance(rule, str))
         self._regex_excluded = tuple(rule for rule in config.exclude_paths if isinstance(rule, re.Pattern))
         self._capture_request = _header_matcher(config.capture_request_headers)

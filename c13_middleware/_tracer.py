@@ -212,15 +212,16 @@ def get_tracer() -> Tracer:
     return tracer
 
 
-def tracer_for(options: Mapping[str, Any]) -> Tracer:
-    """The tracer an adapter uses: the default one, or its own when the options change the pipeline."""
+def resolve(options: Mapping[str, Any] | None = None) -> tuple[Config, Tracer]:
+    """The configuration and tracer an adapter or client uses: the process default with ``options`` applied, sharing
+    the default tracer unless the options change the pipeline (service, sampler, exporter, processors, limits)."""
     default = get_tracer()
     if not options:
-        return default
+        return default.config, default
     config = default.config.replace(**options)
     if config.pipeline_key == default.config.pipeline_key:
-        return default
-    return Tracer(config)
+        return config, default
+    return config, Tracer(config)
 
 
 def _reset_default_for_tests() -> None:
@@ -229,4 +230,4 @@ def _reset_default_for_tests() -> None:
         _default = None
 
 
-__all__ = ["CURRENT", "Tracer", "configure", "get_tracer", "tracer_for"]
+__all__ = ["CURRENT", "Tracer", "configure", "get_tracer", "resolve"]

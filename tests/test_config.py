@@ -112,3 +112,30 @@ def test_configure_sets_the_default_pipeline() -> None:
 
 def test_sampler_given_by_name() -> None:
     assert isinstance(Config().replace(sampler="always_off").sampler, AlwaysOffSampler)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("capture_request_headers", 5),
+        ("exclude_paths", 5),
+        ("processors", 5),
+        ("observers", 5),
+    ],
+)
+def test_non_iterables_are_refused(option: str, value: object) -> None:
+    with pytest.raises(ConfigError, match=option):
+        Config().replace(**{option: value})
+
+
+def test_single_values_are_accepted_where_lists_are_expected() -> None:
+    pattern = re.compile("^/internal")
+    config = Config().replace(exclude_paths=pattern, capture_request_headers="a, b", propagate_to="api.example.com")
+    assert config.exclude_paths == (pattern,)
+    assert config.capture_request_headers == ("a", "b")
+    assert config.propagate_to == ("api.example.com",)
+
+
+def test_bad_span_limits_from_environment() -> None:
+    with pytest.raises(ConfigError, match="max_attributes"):
+        Config.from_env({"OTEL_ATTRIBUTE_COUNT_LIMIT": "-3"})

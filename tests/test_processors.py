@@ -236,3 +236,20 @@ def test_base_classes_are_no_ops() -> None:
         SpanExporter().export([span])
     assert SpanExporter().force_flush()
     span.end()
+
+
+def test_after_fork_reset_forgets_the_parents_worker_and_queue() -> None:
+    from c13_middleware._processors import _reset_after_fork
+
+    exporter = InMemoryExporter()
+    processor = BatchSpanProcessor(exporter, schedule_delay_millis=60_000)
+    Tracer(processors=[processor]).start_span("parent's").end()
+    assert processor._thread is not None and processor.queue_length == 1
+    parent_thread = processor._thread
+    _reset_after_fork()  # what the child runs right after fork
+    assert processor._thread is None and processor.queue_length == 0
+    Tracer(processors=[processor]).start_span("child's").end()
+    assert processor._thread is not parent_thread
+    assert processor.force_flush(5000)
+    assert [s.name for s in exporter.get_finished_spans()] == ["child's"]
+    processor.shutdown()

@@ -123,3 +123,15 @@ def test_folded_traceparent_fields_are_invalid(options: dict[str, Any], exporter
     Client(C13WSGIMiddleware(hello, **options)).get("/", headers={"traceparent": folded}).close()
     (span,) = exporter.get_finished_spans()
     assert span.parent is None
+
+
+def test_wsgi_header_capture(options: dict[str, Any], exporter: InMemoryExporter) -> None:
+    app = C13WSGIMiddleware(hello, capture_request_headers=["x-request-id", "content-type", "cookie"], **options)
+    client = Client(app)
+    client.post(
+        "/", headers={"X-Request-Id": "r1", "Cookie": "s=1"}, data=b"{}", content_type="application/json"
+    ).close()
+    (span,) = exporter.get_finished_spans()
+    assert span.attributes["http.request.header.x-request-id"] == ("r1",)
+    assert span.attributes["http.request.header.content-type"] == ("application/json",)
+    assert "http.request.header.cookie" not in span.attributes
