@@ -11,6 +11,7 @@ from ._config import Config, ConfigError
 from ._context import current_span, get_baggage, suppress_instrumentation, use_baggage, use_span
 from ._exporters import ConsoleExporter, ExportResult, InMemoryExporter, JSONLinesExporter, SpanExporter
 from ._limits import SpanLimits
+from ._messaging import consumer_span, extract_message, inject_message, producer_span
 from ._observe import RequestObserver
 from ._processors import BatchSpanProcessor, SimpleSpanProcessor, SpanProcessor
 from ._propagation import (
@@ -81,11 +82,15 @@ __all__ = [
     "Tracer",
     "__version__",
     "configure",
+    "consumer_span",
     "current_span",
     "extract",
+    "extract_message",
     "get_baggage",
     "get_tracer",
     "inject",
+    "inject_message",
+    "producer_span",
     "suppress_instrumentation",
     "use_baggage",
     "use_span",

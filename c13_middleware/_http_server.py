@@ -5,7 +5,6 @@ Django adapters, only translate their request and response into these calls.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
@@ -21,6 +20,7 @@ from ._span_context import SpanContext
 from ._traceparent import format_traceparent, parse_traceparent
 from ._tracer import resolve
 from ._tracestate import TraceState
+from ._urls import redact_query, split_host
 
 EMPTY_BAGGAGE = Baggage.EMPTY
 _NOTHING = Propagated()
@@ -152,16 +152,7 @@ class ServerCore:
             return None
 
     def redact_query(self, query: str) -> str:
-        if not self._sensitive_query:
-            return query
-        parts = query.split("&")
-        changed = False
-        for index, part in enumerate(parts):
-            key, sep, _ = part.partition("=")
-            if sep and key.lower() in self._sensitive_query:
-                parts[index] = f"{key}=REDACTED"
-                changed = True
-        return "&".join(parts) if changed else query
+        return redact_query(query, self._sensitive_query)
 
     def _capture(
         self,
@@ -331,23 +322,6 @@ def _extract_w3c(propagation: Mapping[str, Sequence[str]]) -> tuple[SpanContext 
                 parent = _new_context(SpanContext, (parent[0], parent[1], parent[2], state, True))
     values = propagation.get("baggage")
     return parent, Baggage.from_headers(values) if values else EMPTY_BAGGAGE
-
-
-@functools.lru_cache(maxsize=512)
-def split_host(host: str, scheme: str) -> tuple[str, int | None]:
-    """``Host`` header → (address, port); IPv6 brackets removed; a bad port is dropped."""
-    host = host.strip()
-    if host.startswith("["):
-        end = host.find("]")
-        address, rest = host[1:end] if end > 0 else host, host[end + 1 :] if end > 0 else ""
-        port_text = rest[1:] if rest.startswith(":") else ""
-    else:
-        address, _, port_text = host.partition(":")
-    if port_text.isdigit() and len(port_text) <= 5:
-        return address, int(port_text)
-    if not port_text:
-        return address, {"http": 80, "https": 443, "ws": 80, "wss": 443}.get(scheme)
-    return address, None
 
 
 def _header_matcher(patterns: Sequence[str]) -> re.Pattern[str] | None:

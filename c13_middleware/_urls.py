@@ -1,0 +1,52 @@
+"""Small URL helpers shared by the server core and the clients."""
+
+from __future__ import annotations
+
+import functools
+
+DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+
+def default_port(scheme: str) -> int | None:
+    return DEFAULT_PORTS.get(scheme)
+
+
+def split_address(text: str, default: int | None) -> tuple[str | None, int | None]:
+    """``host``, ``host:port``, ``[v6]``, ``[v6]:port`` or a bare IPv6 address → (host, port).
+
+    A missing port is ``default``; a port that is not a number of at most five digits is dropped (None).
+    """
+    text = text.strip()
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            return text or None, default
+        host, rest = text[1:end], text[end + 1 :]
+        port_text = rest[1:] if rest.startswith(":") else ""
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    else:  # a bare host, or an IPv6 address without brackets
+        host, port_text = text, ""
+    if not port_text:
+        return host or None, default
+    return host or None, int(port_text) if port_text.isdigit() and len(port_text) <= 5 else None
+
+
+@functools.lru_cache(maxsize=512)
+def split_host(host: str, scheme: str) -> tuple[str | None, int | None]:
+    """A ``Host`` header → (address, port), the scheme's port when none is given. Cached: hosts repeat."""
+    return split_address(host, DEFAULT_PORTS.get(scheme))
+
+
+def redact_query(query: str, sensitive: frozenset[str]) -> str:
+    """``name=value`` pairs whose lower-cased name is in ``sensitive`` get the value ``REDACTED``."""
+    if not sensitive:
+        return query
+    parts = query.split("&")
+    changed = False
+    for index, part in enumerate(parts):
+        key, sep, _ = part.partition("=")
+        if sep and key.lower() in sensitive:
+            parts[index] = f"{key}=REDACTED"
+            changed = True
+    return "&".join(parts) if changed else query

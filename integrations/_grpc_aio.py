@@ -1,0 +1,222 @@
+"""grpc.aio: client interceptors (one object per call type, as grpc.aio requires) and the server interceptor."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from c13_middleware._safety import log_once
+
+from ._grpc_common import CANCELLED, ClientTracing, RpcSpan
+from ._grpc_server import Behavior, ServerCall, ServerTracing, cancelled_code, final_code, traced_stream, traced_unary
+
+# --- client -------------------------------------------------------------------------------------------------------
+
+
+def _with_metadata(details: grpc.aio.ClientCallDetails, fields: list[tuple[str, str]]) -> grpc.aio.ClientCallDetails:
+    metadata = grpc.aio.Metadata(*tuple(details.metadata or ()))
+    for key, value in fields:
+        metadata.set_all(key, [value])
+    return grpc.aio.ClientCallDetails(
+        details.method, details.timeout, metadata, details.credentials, details.wait_for_ready
+    )
+
+
+def _status_now(call: Any) -> grpc.StatusCode | None:
+    """The status of a call that is done. ``code()`` is a coroutine, but on a done call it never suspends, so it is
+    run to completion here, inside the (synchronous) done-callback; None if it would have to wait."""
+    try:
+        if call.cancelled():
+            return CANCELLED
+        coroutine = call.code()
+        try:
+            coroutine.send(None)
+        except StopIteration as stop:
+            return stop.value if isinstance(stop.value, grpc.StatusCode) else None
+        coroutine.close()
+    except Exception:
+        log_once("grpc-aio-status", "c13_middleware: could not read a grpc.aio call's status", exc_info=True)
+    return None
+
+
+class _AioClientBase:
+    def __init__(self, tracing: ClientTracing) -> None:
+        self._tracing = tracing
+
+    async def _intercept(self, continuation: Any, details: grpc.aio.ClientCallDetails, request: Any) -> Any:
+        started = self._tracing.start(details.method)
+        if started is None:
+            return await continuation(details, request)
+        call_span, fields = started
+        if fields:
+            try:
+                details = _with_metadata(details, fields)
+            except Exception:
+                log_once("grpc-aio-metadata", "c13_middleware: could not add trace metadata", exc_info=True)
+        try:
+            call = await continuation(details, request)
+        except BaseException as exc:
+            code = exc.code() if isinstance(exc, grpc.aio.AioRpcError) else None
+            call_span.finish(CANCELLED if isinstance(exc, asyncio.CancelledError) else code, exc)
+            raise
+        _follow(call_span, call)
+        return call
+
+
+def _follow(call_span: RpcSpan, call: Any) -> None:
+    """End the span when the call is done: response received, stream exhausted, failed, cancelled by the caller,
+    or cancelled by gRPC when an un-iterated call object is garbage-collected."""
+    try:
+        call.add_done_callback(lambda done: call_span.finish(_status_now(done)))
+    except Exception:
+        log_once("grpc-aio-follow", "c13_middleware: could not follow a grpc.aio call", exc_info=True)
+        call_span.finish(None)
+
+
+class _UnaryUnary(_AioClientBase, grpc.aio.UnaryUnaryClientInterceptor):
+    async def intercept_unary_unary(
+        self, continuation: Any, client_call_details: grpc.aio.ClientCallDetails, request: Any
+    ) -> Any:
+        return await self._intercept(continuation, client_call_details, request)
+
+
+class _UnaryStream(_AioClientBase, grpc.aio.UnaryStreamClientInterceptor):
+    async def intercept_unary_stream(
+        self, continuation: Any, client_call_details: grpc.aio.ClientCallDetails, request: Any
+    ) -> Any:
+        return await self._intercept(continuation, client_call_details, request)
+
+
+class _StreamUnary(_AioClientBase, grpc.aio.StreamUnaryClientInterceptor):
+    async def intercept_stream_unary(
+        self, continuation: Any, client_call_details: grpc.aio.ClientCallDetails, request_iterator: Any
+    ) -> Any:
+        return await self._intercept(continuation, client_call_details, request_iterator)
+
+
+class _StreamStream(_AioClientBase, grpc.aio.StreamStreamClientInterceptor):
+    async def intercept_stream_stream(
+        self, continuation: Any, client_call_details: grpc.aio.ClientCallDetails, request_iterator: Any
+    ) -> Any:
+        return await self._intercept(continuation, client_call_details, request_iterator)
+
+
+def aio_client_interceptor_list(target: str | None, options: dict[str, Any]) -> list[grpc.aio.ClientInterceptor]:
+    tracing = ClientTracing(target, options)  # one pipeline shared by the four
+    return [_UnaryUnary(tracing), _UnaryStream(tracing), _StreamUnary(tracing), _StreamStream(tracing)]
+
+
+# --- server -------------------------------------------------------------------------------------------------------
+
+
+def _async_unary(tracing: ServerTracing, behavior: Behavior, method: str, metadata: Any) -> Behavior:
+    async def handler(request: Any, context: Any) -> Any:
+        call = tracing.begin(method, metadata, context)
+        if call is None:
+            return await behavior(request, context)
+        state = call.enter()
+        try:
+            result = await behavior(request, context)
+        except asyncio.CancelledError:
+            call.finish(cancelled_code(context))
+            raise
+        except BaseException as exc:
+            call.failed(exc, context)
+            raise
+        finally:
+            call.exit(state)
+        call.finish(final_code(context))
+        return result
+
+    return handler
+
+
+def _async_gen(tracing: ServerTracing, behavior: Behavior, method: str, metadata: Any) -> Behavior:
+    async def handler(request: Any, context: Any) -> AsyncIterator[Any]:
+        call = tracing.begin(method, metadata, context)
+        if call is None:
+            async for item in behavior(request, context):
+                yield item
+            return
+        async for item in _aiterate(call, behavior, request, context):
+            yield item
+
+    return handler
+
+
+async def _aiterate(call: ServerCall, behavior: Behavior, request: Any, context: Any) -> AsyncIterator[Any]:
+    state = call.enter()
+    try:
+        responses = behavior(request, context)
+    finally:
+        call.exit(state)
+    try:
+        while True:
+            state = call.enter()
+            try:
+                item = await responses.__anext__()
+            except StopAsyncIteration:
+                break
+            finally:
+                call.exit(state)
+            yield item
+    except (GeneratorExit, asyncio.CancelledError):
+        call.finish(cancelled_code(context))
+        raise
+    except BaseException as exc:
+        call.failed(exc, context)
+        raise
+    finally:
+        aclose = getattr(responses, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    call.finish(final_code(context))
+
+
+def _wrap_aio_handler(tracing: ServerTracing, handler: Any, method: str, metadata: Any) -> Any:
+    for attribute, factory, streaming in (
+        ("unary_unary", grpc.unary_unary_rpc_method_handler, False),
+        ("stream_unary", grpc.stream_unary_rpc_method_handler, False),
+        ("unary_stream", grpc.unary_stream_rpc_method_handler, True),
+        ("stream_stream", grpc.stream_stream_rpc_method_handler, True),
+    ):
+        behavior = getattr(handler, attribute)
+        if behavior is None:
+            continue
+        # grpc.aio picks how to run a handler from its kind, so the wrapper must be of the same kind.
+        wrapped: Behavior
+        if inspect.isasyncgenfunction(behavior):
+            wrapped = _async_gen(tracing, behavior, method, metadata)
+        elif inspect.iscoroutinefunction(behavior):
+            wrapped = _async_unary(tracing, behavior, method, metadata)
+        elif streaming:
+            wrapped = traced_stream(tracing, behavior, method, metadata)
+        else:
+            wrapped = traced_unary(tracing, behavior, method, metadata)
+        return factory(wrapped, handler.request_deserializer, handler.response_serializer)
+    return handler
+
+
+class C13AioServerInterceptor(ServerTracing, grpc.aio.ServerInterceptor):
+    """For ``grpc.aio.server(interceptors=[aio_server_interceptor(**options)])``."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Any:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        try:
+            return _wrap_aio_handler(
+                self, handler, handler_call_details.method, handler_call_details.invocation_metadata
+            )
+        except Exception:
+            log_once("grpc-aio-server-wrap", "c13_middleware: could not trace a grpc.aio handler", exc_info=True)
+            return handler
