@@ -94,18 +94,22 @@ def main() -> None:
     OUT.mkdir(exist_ok=True)
     for old in OUT.glob("*.jsonl"):
         old.unlink()
-    ports = {"gateway": free_port(), "inventory": free_port(), "accounts": free_port()}
+    ports = {"gateway": free_port(), "inventory": free_port(), "accounts": free_port(), "pricing": free_port()}
+    os.environ["INVENTORY_URL"] = f"http://127.0.0.1:{ports['inventory']}"
+    os.environ["PRICING_TARGET"] = f"127.0.0.1:{ports['pricing']}"
     python_server = ["-m", "uvicorn", "--host", "127.0.0.1", "--log-level", "warning", "--port"]
     processes = {
         "gateway": start("gateway", [*python_server, str(ports["gateway"]), "example_apps.gateway:app"]),
         "inventory": start("inventory", ["-m", "example_apps.inventory", "--port", str(ports["inventory"])]),
         "accounts": start("accounts", [*python_server, str(ports["accounts"]), "example_apps.accounts:application"]),
+        "pricing": start("pricing", ["-m", "example_apps.pricing", "--port", str(ports["pricing"])]),
     }
     try:
         for name, process in processes.items():
             wait_until_listening(ports[name], process)
         requests = [
-            ("gateway", "/items/7"),
+            ("gateway", "/items/1"),  # gateway → inventory (httpx) and → pricing (gRPC): one trace, three processes
+            ("gateway", "/items/7"),  # pricing answers NOT_FOUND
             ("gateway", "/stream"),
             ("gateway", "/fail"),
             ("inventory", "/items/1"),

@@ -1,19 +1,55 @@
-"""The gateway: a Starlette app. Run: ``uvicorn example_apps.gateway:app --port 8000``."""
+"""The gateway: a Starlette app that calls the inventory service over httpx and the pricing service over gRPC.
+
+Run::
+
+    INVENTORY_URL=http://127.0.0.1:8001 PRICING_TARGET=127.0.0.1:50051 uvicorn example_apps.gateway:app --port 8000
+
+Without those variables it answers from its own data.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 from collections.abc import AsyncIterator
+from typing import Any
 
+import grpc
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from c13_middleware.integrations.grpc import aio_client_interceptors
+from c13_middleware.integrations.httpx import AsyncC13Transport
 from c13_middleware.integrations.starlette import C13Middleware
 from example_apps.telemetry import setup
 
 tracer = setup("gateway")
+INVENTORY_URL = os.environ.get("INVENTORY_URL")
+PRICING_TARGET = os.environ.get("PRICING_TARGET")
+_inventory: httpx.AsyncClient | None = None
+_pricing: grpc.aio.Channel | None = None
+
+
+def inventory() -> httpx.AsyncClient:
+    global _inventory
+    if _inventory is None:
+        _inventory = httpx.AsyncClient(base_url=INVENTORY_URL or "", transport=AsyncC13Transport(), timeout=5)
+    return _inventory
+
+
+async def price(item_id: int) -> dict[str, Any]:
+    global _pricing
+    if _pricing is None:
+        target = PRICING_TARGET or ""
+        _pricing = grpc.aio.insecure_channel(target, interceptors=aio_client_interceptors(target))
+    quote = _pricing.unary_unary("/shop.Pricing/Quote", request_serializer=None, response_deserializer=None)
+    reply = await quote(json.dumps({"item_id": item_id}).encode(), timeout=5)
+    result: dict[str, Any] = json.loads(reply)
+    return result
 
 
 async def index(request: Request) -> Response:
@@ -22,9 +58,18 @@ async def index(request: Request) -> Response:
 
 async def item(request: Request) -> Response:
     item_id = int(request.path_params["item_id"])
+    result: dict[str, Any] = {"id": item_id, "name": f"item-{item_id}"}
+    if INVENTORY_URL:
+        stock = await inventory().get(f"/items/{item_id}")
+        result["in_stock"] = stock.json().get("in_stock")
+    if PRICING_TARGET:
+        try:
+            result["price"] = (await price(item_id))["price"]
+        except grpc.aio.AioRpcError as exc:
+            result["price_error"] = exc.code().name
     with tracer.start_as_current_span("render item") as span:
         span.set_attribute("item.id", item_id)
-        return JSONResponse({"id": item_id, "name": f"item-{item_id}"})
+        return JSONResponse(result)
 
 
 async def stream(request: Request) -> Response:
