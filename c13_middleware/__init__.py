@@ -11,8 +11,11 @@ from ._config import Config, ConfigError
 from ._context import current_span, get_baggage, suppress_instrumentation, use_baggage, use_span
 from ._exporters import ConsoleExporter, ExportResult, InMemoryExporter, JSONLinesExporter, SpanExporter
 from ._limits import SpanLimits
+from ._logs import DEFAULT_LOG_FORMAT, TraceContextFilter, add_trace_context, instrument_logging
 from ._messaging import consumer_span, extract_message, inject_message, producer_span
+from ._metrics import PrometheusMetrics, metrics_asgi_app, metrics_wsgi_app
 from ._observe import RequestObserver
+from ._otlp import Backoff, OTLPExporter
 from ._processors import BatchSpanProcessor, SimpleSpanProcessor, SpanProcessor
 from ._propagation import (
     BaggagePropagator,
@@ -44,6 +47,7 @@ from ._wsgi import C13WSGIMiddleware
 __all__ = [
     "AlwaysOffSampler",
     "AlwaysOnSampler",
+    "Backoff",
     "Baggage",
     "BaggagePropagator",
     "BatchSpanProcessor",
@@ -53,12 +57,15 @@ __all__ = [
     "Config",
     "ConfigError",
     "ConsoleExporter",
+    "DEFAULT_LOG_FORMAT",
     "Event",
     "ExportResult",
     "InMemoryExporter",
     "JSONLinesExporter",
     "Link",
+    "OTLPExporter",
     "ParentBasedSampler",
+    "PrometheusMetrics",
     "Propagated",
     "Propagator",
     "RateLimitingSampler",
@@ -76,11 +83,13 @@ __all__ = [
     "SpanProcessor",
     "SpanStatus",
     "StatusCode",
+    "TraceContextFilter",
     "TraceContextPropagator",
     "TraceIdRatioSampler",
     "TraceState",
     "Tracer",
     "__version__",
+    "add_trace_context",
     "configure",
     "consumer_span",
     "current_span",
@@ -90,6 +99,9 @@ __all__ = [
     "get_tracer",
     "inject",
     "inject_message",
+    "instrument_logging",
+    "metrics_asgi_app",
+    "metrics_wsgi_app",
     "producer_span",
     "suppress_instrumentation",
     "use_baggage",

@@ -15,6 +15,7 @@ from typing import Any
 from ._config import Config
 from ._context import _current_baggage, _current_span
 from ._http_server import KNOWN_METHODS
+from ._metrics.hooks import record_http_client_call
 from ._propagation import DEFAULT_PROPAGATOR, HeaderSetter, Propagated
 from ._safety import log_once
 from ._span import Span, SpanKind, exception_type_name
@@ -194,11 +195,25 @@ def inject_context(set: HeaderSetter, span: Span, settings: ClientSettings) -> N
 class HttpClientCall:
     """One HTTP request's CLIENT span, from sending the request to closing the response body; ends exactly once."""
 
-    __slots__ = ("span", "_done")
+    __slots__ = ("span", "_done", "_observers", "_method", "_host", "_port", "_scheme", "_status")
 
-    def __init__(self, span: Span) -> None:
+    def __init__(
+        self,
+        span: Span,
+        observers: tuple[object, ...] = (),
+        method: str = "",
+        host: str = "",
+        port: int | None = None,
+        scheme: str = "",
+    ) -> None:
         self.span = span
         self._done = threading.Lock()
+        self._observers = observers
+        self._method = method
+        self._host = host
+        self._port = port
+        self._scheme = scheme
+        self._status: int | None = None
 
     @classmethod
     def start(
@@ -209,6 +224,7 @@ class HttpClientCall:
         url_full: str,
         host: str,
         port: int | None,
+        scheme: str = "",
     ) -> HttpClientCall:
         """A CLIENT span, child of the current span (attributes are built valid here, so the tracer's trusted
         entry is used: the limits are applied first)."""
@@ -227,14 +243,16 @@ class HttpClientCall:
             name = "HTTP"
         if port is not None:
             attributes["server.port"] = port
+        metric = (settings.config.observers, attributes["http.request.method"], host, port, scheme)
         if len(attributes) > settings.max_attributes:
-            return cls(tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes))
+            return cls(tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes), *metric)
         current = _current_span.get()
         parent = current.context if current is not None else None
-        return cls(tracer.start_trusted(name, SpanKind.CLIENT, parent, attributes))
+        return cls(tracer.start_trusted(name, SpanKind.CLIENT, parent, attributes), *metric)
 
     def response(self, status: int, protocol_version: str | None = None) -> None:
         """The response head arrived. On CLIENT spans 4xx and 5xx are errors (semantic conventions)."""
+        self._status = status
         span = self.span
         span.set_attribute("http.response.status_code", status)
         if protocol_version:
@@ -259,6 +277,22 @@ class HttpClientCall:
             span.end()
         except Exception:
             log_once("client-end", "c13_middleware: ending an outgoing call's span failed", exc_info=True)
+        if self._observers:
+            status = self._status
+            if exc is not None:
+                error_type: str | None = exception_type_name(exc)
+            else:
+                error_type = str(status) if status is not None and status >= 400 else None
+            record_http_client_call(
+                self._observers,
+                method=self._method,
+                server_address=self._host,
+                server_port=self._port,
+                status=status,
+                duration_s=((span.end_time or span.start_time) - span.start_time) / 1e9,
+                scheme=self._scheme,
+                error_type=error_type,
+            )
 
     @property
     def finished(self) -> bool:

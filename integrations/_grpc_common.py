@@ -11,6 +11,7 @@ from grpc.aio import AbortError
 
 from c13_middleware._client import Pipeline, inject_context
 from c13_middleware._context import _suppressed
+from c13_middleware._metrics.hooks import record_rpc_call
 from c13_middleware._propagation import metadata_setter
 from c13_middleware._safety import log_once
 from c13_middleware._span import Span, SpanKind, exception_type_name
@@ -91,13 +92,15 @@ def is_abort_marker(exc: BaseException) -> bool:
 class RpcSpan:
     """One call's span; ``finish`` ends it exactly once, from whichever thread or callback gets there first."""
 
-    __slots__ = ("span", "_done", "_server", "_on_end")
+    __slots__ = ("span", "_done", "_server", "_on_end", "_observers", "_rpc")
 
-    def __init__(self, span: Span, *, server: bool) -> None:
+    def __init__(self, span: Span, *, server: bool, observers: tuple[object, ...] = (), rpc: Any = None) -> None:
         self.span = span
         self._done = threading.Lock()
         self._server = server
         self._on_end: Any = None
+        self._observers = observers
+        self._rpc: dict[str, Any] = rpc or {}
 
     @property
     def finished(self) -> bool:
@@ -107,15 +110,18 @@ class RpcSpan:
         if not self._done.acquire(blocking=False):
             return
         span = self.span
+        error_type: str | None = None
         try:
             if exc is not None and isinstance(exc, Exception) and not is_abort_marker(exc):
                 span.record_exception(exc)
             if code is not None:
                 span.set_attribute("rpc.grpc.status_code", code.value[0])
                 if code is not OK and (not self._server or code in SERVER_ERROR_CODES):
-                    span.set_error(exc if exc is not None and not is_abort_marker(exc) else None, error_type=code.name)
+                    error_type = code.name
+                    span.set_error(exc if exc is not None and not is_abort_marker(exc) else None, error_type=error_type)
             elif exc is not None:
-                span.set_error(exc, error_type=exception_type_name(exc))
+                error_type = exception_type_name(exc)
+                span.set_error(exc, error_type=error_type)
         except Exception:
             log_once("grpc-status", "c13_middleware: recording a gRPC status failed", exc_info=True)
         on_end, self._on_end = self._on_end, None
@@ -128,6 +134,16 @@ class RpcSpan:
             span.end()
         except Exception:
             log_once("grpc-end", "c13_middleware: ending a gRPC span failed", exc_info=True)
+        if self._observers:
+            record_rpc_call(
+                self._observers,
+                "server" if self._server else "client",
+                service=self._rpc.get("rpc.service", ""),
+                method=self._rpc.get("rpc.method", ""),
+                grpc_status_code=code.value[0] if code is not None else None,
+                duration_s=((span.end_time or span.start_time) - span.start_time) / 1e9,
+                error_type=error_type,
+            )
 
 
 class ClientTracing:
@@ -152,7 +168,12 @@ class ClientTracing:
                 attributes["server.address"] = self.address
             if self.port is not None:
                 attributes["server.port"] = self.port
-            call = RpcSpan(tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes), server=False)
+            call = RpcSpan(
+                tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes),
+                server=False,
+                observers=settings.config.observers,
+                rpc=base,
+            )
         except Exception:
             log_once("grpc-client-start", "c13_middleware: could not start a gRPC client span", exc_info=True)
             return None

@@ -23,8 +23,10 @@ class ServerCall(RpcSpan):
 
     __slots__ = ("baggage", "_tracing", "_profiling")
 
-    def __init__(self, span: Span, baggage: Any, tracing: ServerTracing) -> None:
-        super().__init__(span, server=True)
+    def __init__(
+        self, span: Span, baggage: Any, tracing: ServerTracing, observers: tuple[object, ...] = (), rpc: Any = None
+    ) -> None:
+        super().__init__(span, server=True, observers=observers, rpc=rpc)
         self.baggage = baggage
         self._tracing = tracing
         self._profiling = False
@@ -131,7 +133,7 @@ class ServerTracing:
             if port is not None:
                 attributes["client.port"] = port
             span = tracer.start_span(name, kind=SpanKind.SERVER, parent=parent, links=links, attributes=attributes)
-            call = ServerCall(span, baggage, self)
+            call = ServerCall(span, baggage, self, config.observers, base)
         except Exception:
             log_once("grpc-server-start", "c13_middleware: could not start a gRPC server span", exc_info=True)
             return None

@@ -40,7 +40,7 @@ def _begin(pipeline: Pipeline, request: httpx.Request) -> HttpClientCall | None:
         raw = str(url)
         host = url.host
         port = url.port or default_port(url.scheme)
-        call = HttpClientCall.start(tracer, settings, request.method, settings.redact_url(raw), host, port)
+        call = HttpClientCall.start(tracer, settings, request.method, settings.redact_url(raw), host, port, url.scheme)
     except Exception:
         log_once("httpx-start", "c13_middleware: could not start an httpx request span", exc_info=True)
         return None
