@@ -15,7 +15,7 @@ from ._logs import DEFAULT_LOG_FORMAT, TraceContextFilter, add_trace_context, in
 from ._messaging import consumer_span, extract_message, inject_message, producer_span
 from ._metrics import PrometheusMetrics, metrics_asgi_app, metrics_wsgi_app
 from ._observe import RequestObserver
-from ._otlp import Backoff, OTLPExporter
+from ._otlp import Backoff, OTLPExporter, OTLPFileExporter
 from ._processors import BatchSpanProcessor, SimpleSpanProcessor, SpanProcessor
 from ._propagation import (
     BaggagePropagator,
@@ -64,6 +64,7 @@ __all__ = [
     "JSONLinesExporter",
     "Link",
     "OTLPExporter",
+    "OTLPFileExporter",
     "ParentBasedSampler",
     "PrometheusMetrics",
     "Propagated",

@@ -1,7 +1,8 @@
 """``make demo``: start the example services on loopback ports, send them a few requests and print every
 finished trace as a tree, across processes.
 
-Each service writes its spans to ``demo-output/<service>.jsonl``; this script reads them back.
+Each service writes its spans as OTLP JSON to ``demo-output/<service>.otlp.jsonl`` (and, when
+``OTEL_EXPORTER_OTLP_ENDPOINT`` is set, also sends them there); this script reads the files back.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def free_port() -> int:
 
 
 def start(service: str, args: list[str]) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, C13_DEMO_SPANS=str(OUT / f"{service}.jsonl"), PYTHONPATH=str(ROOT))
+    env = dict(os.environ, C13_DEMO_SPANS=str(OUT / f"{service}.otlp.jsonl"), PYTHONPATH=str(ROOT))
     log = open(OUT / f"{service}.log", "wb")  # the child process writes it
     return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
@@ -57,10 +58,44 @@ def get(url: str) -> str:
         return f"{exc.code} (error response)"
 
 
+KINDS = {1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
+STATUS = {0: "UNSET", 1: "OK", 2: "ERROR"}
+
+
+def _value(any_value: dict[str, Any]) -> Any:
+    for key in ("stringValue", "boolValue", "doubleValue"):
+        if key in any_value:
+            return any_value[key]
+    if "intValue" in any_value:
+        return int(any_value["intValue"])  # int64 travels as a string in OTLP JSON
+    return None
+
+
 def load_spans() -> list[dict[str, Any]]:
+    """Flatten the OTLP JSON export requests written by the services into one dict per span."""
     spans: list[dict[str, Any]] = []
-    for path in sorted(OUT.glob("*.jsonl")):
-        spans += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    for path in sorted(OUT.glob("*.otlp.jsonl")):
+        for line in path.read_text().splitlines():
+            if not line.strip():
+                continue
+            for resource_spans in json.loads(line)["resourceSpans"]:
+                resource = {a["key"]: _value(a["value"]) for a in resource_spans["resource"]["attributes"]}
+                for scope_spans in resource_spans["scopeSpans"]:
+                    for span in scope_spans["spans"]:
+                        spans.append(
+                            {
+                                "trace_id": span["traceId"],
+                                "span_id": span["spanId"],
+                                "parent_span_id": span.get("parentSpanId") or None,
+                                "name": span["name"],
+                                "kind": KINDS.get(span.get("kind", 0), "UNSPECIFIED"),
+                                "start_time": int(span["startTimeUnixNano"]),
+                                "end_time": int(span["endTimeUnixNano"]),
+                                "status": {"code": STATUS[span.get("status", {}).get("code", 0)]},
+                                "attributes": {a["key"]: _value(a["value"]) for a in span.get("attributes", [])},
+                                "resource": resource,
+                            }
+                        )
     return spans
 
 
@@ -132,7 +167,10 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 process.kill()
     spans = load_spans()
-    print(f"{len(spans)} spans from {len(processes)} processes (service logs: {OUT}/*.log):\n")
+    print(f"{len(spans)} spans from {len(processes)} processes, as OTLP JSON in {OUT}/*.otlp.jsonl")
+    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        print(f"(also sent to {os.environ['OTEL_EXPORTER_OTLP_ENDPOINT']} over OTLP/HTTP)")
+    print(f"service logs: {OUT}/*.log\n")
     print_trees(spans)
 
 

@@ -22,6 +22,7 @@ EXPECTED = {
     "JSONLinesExporter",
     "Link",
     "OTLPExporter",
+    "OTLPFileExporter",
     "ParentBasedSampler",
     "PrometheusMetrics",
     "Propagated",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .config import Settings, resolve_settings
 from .exporter import DEFAULT_MAX_RETRY_TIME, OTLPExporter
+from .file import OTLPFileExporter
 from .retry import Backoff
 
-__all__ = ["DEFAULT_MAX_RETRY_TIME", "Backoff", "OTLPExporter", "Settings", "resolve_settings"]
+__all__ = ["DEFAULT_MAX_RETRY_TIME", "Backoff", "OTLPExporter", "OTLPFileExporter", "Settings", "resolve_settings"]
