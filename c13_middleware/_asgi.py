@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -16,6 +17,14 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+def _with_headers(message: Message, extra: list[tuple[str, str]]) -> Message:
+    if not extra:
+        return message
+    message = dict(message)
+    message["headers"] = [*message.get("headers", ()), *((n.encode("latin-1"), v.encode("latin-1")) for n, v in extra)]
+    return message
+
+
 def _decode_items(headers: list[tuple[bytes, bytes]]) -> Callable[[], list[tuple[str, str]]]:
     return lambda: [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers]
 
@@ -26,7 +35,7 @@ class C13ASGIMiddleware:
     def __init__(self, app: ASGIApp, **options: Any) -> None:
         self.app = app
         self.core = ServerCore(options)
-        self._propagation_fields = frozenset(name.encode("latin-1") for name in self.core.config.propagator.fields)
+        self._propagation_fields = frozenset(name.encode("latin-1") for name in self.core.request_fields)
 
     def route_for(self, scope: Scope) -> str | None:
         """The matched route template; the generic middleware knows none."""
@@ -84,24 +93,37 @@ class C13ASGIMiddleware:
             await self._websocket(request, scope, receive, send)
             return
 
+        held: list[Message] = []
+
         async def traced_send(message: Message) -> None:
             message_type = message["type"]
             if message_type == "http.response.start":
-                extra = request.response_headers()
-                if extra:
-                    message = dict(message)
-                    message["headers"] = [*message.get("headers", ()), *((n.encode(), v.encode()) for n, v in extra)]
+                message = _with_headers(message, request.response_headers())
                 request.response_started(message["status"], _decode_items(message.get("headers") or []))
+                if request.profile is not None:
+                    held.append(message)  # the profile's headers are known only when the handler is done
+                    return
                 await send(message)
-            elif message_type == "http.response.body" and not message.get("more_body", False):
-                try:
+            elif message_type == "http.response.body":
+                last = not message.get("more_body", False)
+                if held:
+                    # A one-chunk body means the handler's work is done: stop the profile and report it in the head.
+                    # A streamed body gets its head now, without the figures; the profile runs to the last chunk.
+                    profile = request.profile
+                    extra = request.finish_profile() if last or profile is None else profile.early_headers()
+                    await send(_with_headers(held.pop(), extra))
+                if last:
+                    try:
+                        await send(message)
+                    finally:
+                        self._finish(request, scope)  # the last chunk is out: streaming responses are timed fully
+                else:
                     await send(message)
-                finally:
-                    self._finish(request, scope)  # the last chunk is out: streaming responses are timed fully
             else:
                 await send(message)
 
         request.activate()
+        request.begin_profile(sys._getframe())
         try:
             await self.app(scope, receive, traced_send)
         except Exception as exc:

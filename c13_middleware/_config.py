@@ -76,6 +76,15 @@ class Config:
     propagate_to: tuple[PathRule, ...] | None = None
     # Told about every traced request (metrics); see _observe.RequestObserver.
     observers: tuple[RequestObserver, ...] = ()
+    # Per-request profiling: a header trigger needs this HMAC secret; sampled and slow-request capture need none.
+    profile_secret: str | None = field(default=None, repr=False)
+    profile_sample_rate: float = 0.0
+    profile_slow_threshold_s: float | None = None
+    profile_type: str = "cpu"
+
+    @property
+    def profiling_enabled(self) -> bool:
+        return bool(self.profile_secret) or self.profile_sample_rate > 0 or self.profile_slow_threshold_s is not None
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -223,7 +232,31 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "server_timing_trace": _bool,
     "propagate_to": lambda v: None if v is None else _rules(v),
     "observers": lambda v: _observers(v),
+    "profile_secret": lambda v: None if v is None else _secret(v),
+    "profile_sample_rate": lambda v: _number(v, 0.0, 1.0),
+    "profile_slow_threshold_s": lambda v: None if v is None else _number(v, 0.0, None),
+    "profile_type": lambda v: _choice(v, ("cpu", "memory", "exact")),
 }
+
+
+def _secret(value: object) -> str:
+    if not isinstance(value, str) or len(value) < 16:
+        raise ValueError("expected a str of at least 16 characters (an HMAC key)")
+    return value
+
+
+def _number(value: object, low: float, high: float | None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"expected a number, got {value!r}")
+    if value < low or (high is not None and value > high):
+        raise ValueError(f"expected a number in [{low}, {high if high is not None else 'inf'}], got {value!r}")
+    return float(value)
+
+
+def _choice(value: object, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value.lower() not in choices:
+        raise ValueError(f"expected one of {', '.join(choices)}, got {value!r}")
+    return value.lower()
 
 
 def _observers(value: object) -> tuple[RequestObserver, ...]:
@@ -282,6 +315,9 @@ def _env_options(env: Mapping[str, str]) -> dict[str, Any]:
             options["span_limits"] = SpanLimits(**limits)
         except ValueError as exc:
             raise ConfigError(f"c13_middleware: {exc}") from None
+    secret = env.get("C13_PROFILE_SECRET", "")
+    if secret:
+        options["profile_secret"] = secret
     excluded = env.get("OTEL_PYTHON_EXCLUDED_URLS", "").strip()
     if excluded:
         options["exclude_paths"] = tuple(re.compile(p.strip()) for p in excluded.split(",") if p.strip())

@@ -26,6 +26,11 @@ SPAN_ACTIVATION_LISTENER: ContextVar[Callable[[int, bool], None] | None] = Conte
 )
 
 
+# Set by a profiled request: every span ending in its context is appended (its main child spans and slow
+# outgoing calls go into the profile and the Server-Timing header).
+SPAN_END_COLLECTOR: ContextVar[list[Span] | None] = ContextVar("c13_span_end_collector", default=None)
+
+
 def current_span() -> Span | None:
     """The span current in this context, or None."""
     return _current_span.get()

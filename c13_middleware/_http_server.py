@@ -8,12 +8,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
-from typing import Any
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 from ._baggage import Baggage
 from ._config import FORBIDDEN_HEADERS
 from ._context import SPAN_ACTIVATION_LISTENER, _current_baggage, _current_span
 from ._propagation import DEFAULT_PROPAGATOR, Propagated
+from ._request_profiling import PROFILE_HEADERS, RequestProfile, RequestProfiler
 from ._safety import log_once
 from ._span import Link, Span, SpanKind, exception_type_name
 from ._span_context import SpanContext
@@ -21,6 +23,9 @@ from ._traceparent import format_traceparent, parse_traceparent
 from ._tracer import resolve
 from ._tracestate import TraceState
 from ._urls import redact_query, split_host
+
+if TYPE_CHECKING:
+    from ._profiling import ProfileDecision
 
 EMPTY_BAGGAGE = Baggage.EMPTY
 _NOTHING = Propagated()
@@ -52,9 +57,11 @@ class ServerCore:
         self._sensitive_query = frozenset(name.lower() for name in config.sensitive_query_params)
         self._max_length = config.span_limits.max_attribute_length
         self._w3c = config.propagator is DEFAULT_PROPAGATOR
-        # (WSGI environ key, header name) of each header the propagator reads.
-        self.environ_fields = tuple(("HTTP_" + n.upper().replace("-", "_"), n) for n in config.propagator.fields)
         self.captures_request_headers = self._capture_request is not None
+        self.profiler = RequestProfiler(config) if config.profiling_enabled else None
+        # The headers shells collect with the propagation headers: the propagator's, plus the profiling trigger's.
+        self.request_fields = tuple(config.propagator.fields) + (PROFILE_HEADERS if self.profiler else ())
+        self.environ_fields = tuple(("HTTP_" + n.upper().replace("-", "_"), n) for n in self.request_fields)
         self._observers = tuple(config.observers)
 
     def start(
@@ -136,6 +143,11 @@ class ServerCore:
             else:
                 span = self.tracer.start_trusted(name, SpanKind.SERVER, parent, attributes, links)
             request = ServerRequest(self, span, name, baggage)
+            if self.profiler is not None:
+                fields = propagation or {}
+                request.profile_decision = self.profiler.decide(
+                    method, path, lambda header: (fields.get(header) or (None,))[0]
+                )
             if self._observers:
                 request.scheme = scheme
                 request.method = attributes["http.request.method"]
@@ -190,6 +202,8 @@ class ServerRequest:
         "_exception",
         "method",
         "scheme",
+        "profile_decision",
+        "profile",
     )
 
     def __init__(self, core: ServerCore, span: Span, method_name: str, baggage: Any) -> None:
@@ -202,6 +216,8 @@ class ServerRequest:
         self._exception: BaseException | None = None
         self.method = ""
         self.scheme = ""
+        self.profile_decision: ProfileDecision | None = None
+        self.profile: RequestProfile | None = None
         self._span_token: Any = None
         self._baggage_token: Any = None
         self._request_token: Any = None
@@ -236,6 +252,19 @@ class ServerRequest:
         listener = SPAN_ACTIVATION_LISTENER.get()
         if listener is not None:
             listener(self.span.context.span_id, False)
+
+    def begin_profile(self, frame: FrameType) -> None:
+        """Profile this request if it was chosen for profiling; ``frame`` is the shell's, above the handler.
+        Call it after ``activate`` and in the request's context."""
+        decision = self.profile_decision
+        profiler = self.core.profiler
+        if decision is not None and profiler is not None and self.profile is None:
+            self.profile = profiler.begin(decision, self.span, frame)
+
+    def finish_profile(self) -> list[tuple[str, str]]:
+        """Stop the profile (if any) and return the headers it adds to the response."""
+        profile = self.profile
+        return profile.finish() if profile is not None else []
 
     def set_route(self, route: str | None) -> None:
         if route and self.route is None and type(route) is str:
@@ -284,6 +313,8 @@ class ServerRequest:
             return
         self._ended = True
         span = self.span
+        if self.profile is not None:
+            self.profile.finish()  # before the span ends: it carries c13.profile.id
         try:
             span.end()
         except Exception:

@@ -8,6 +8,7 @@ import traceback
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
+from ._context import SPAN_END_COLLECTOR as _span_end_collector
 from ._limits import SpanLimits
 from ._safety import log_once
 from ._span_context import SpanContext
@@ -315,6 +316,9 @@ class Span:
         self.end_time = self.start_time + (_perf_ns() - self._start_perf) if end_time is None else end_time
         if self._recording:
             self._tracer.on_end(self)
+        collector = _span_end_collector.get()
+        if collector is not None:
+            collector.append(self)
 
 
 _EMPTY: tuple[()] = ()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -86,7 +87,7 @@ class _TracedBody:
     def _finish(self) -> None:
         request = self._request
         if not request.finished:
-            request.finish()
+            self._context.run(request.finish)
             self._context.run(request.deactivate)
 
     def close(self) -> None:
@@ -113,23 +114,42 @@ class C13WSGIMiddleware:
         if request is None:
             return self.app(environ, start_response)
 
+        held: list[Any] = []
+
         def traced_start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             extra = request.response_headers()
             if extra:
                 headers = [*headers, *extra]
             code = status[:3]
             request.response_started(int(code) if code.isdigit() else 0, lambda: headers)
+            if request.profile is not None and exc_info is None and not held:
+                # A profiled response's head waits for the app to return, when the profile's headers are known
+                # (servers send nothing before the first body chunk anyway); write() sends it at once.
+                held.append((status, headers))
+
+                def write(data: bytes) -> None:
+                    _release_head()(data)
+
+                return write
             return start_response(status, headers, exc_info)
+
+        def _release_head(extra: list[tuple[str, str]] | None = None) -> Any:
+            status, headers = held.pop()
+            held.append(None)  # released
+            return start_response(status, [*headers, *(extra or [])])
 
         # The request runs in a context of its own: nothing to reset afterwards, so nothing can leak into the
         # server thread's next request.
         context = contextvars.copy_context()
         context.run(request.activate)
+        context.run(request.begin_profile, sys._getframe())
         try:
             body = context.run(self.app, environ, traced_start_response)
         except Exception as exc:
             request.record_exception(exc)
-            request.finish()
+            context.run(request.finish)
             raise
         request.set_route(self.route_for(environ))
+        if held and held[-1] is not None:
+            _release_head(context.run(request.finish_profile))
         return _TracedBody(body, request, context)

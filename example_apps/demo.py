@@ -125,6 +125,36 @@ def _print_children(children: dict[str | None, list[dict[str, Any]]], parent: st
         _print_children(children, span["span_id"], depth + 1)
 
 
+def profile_one_request() -> None:
+    """Profile one gateway request, triggered the way an operator would: a header and a token minted with the
+    service's secret. The gateway runs in this process here, so its profile store can be read directly."""
+    secret = "demo-profile-secret-not-for-production"
+    os.environ["C13_PROFILE_SECRET"] = secret
+    os.environ["C13_DEMO_SPANS"] = str(OUT / "gateway-profiled.otlp.jsonl")
+    from starlette.testclient import TestClient
+
+    from c13_middleware import get_profile, get_tracer, mint_token, render_speedscope, render_svg, render_text
+    from example_apps import gateway
+
+    headers = {"x-c13-profile": "cpu", "x-c13-profile-token": mint_token(secret, "GET", "/catalog", 60)}
+    with TestClient(gateway.app) as client:
+        client.get("/catalog")  # warm-up: the first call also pays for imports and the TLS context
+        response = client.get("/catalog", headers=headers)
+    get_tracer().force_flush()
+    profile_id = response.headers["x-c13-profile-id"]
+    print(f"profiled: GET gateway/catalog -> {response.status_code}")
+    print(f"  X-C13-Profile-Id: {profile_id}")
+    print(f"  Server-Timing: {response.headers['server-timing']}\n")
+    report = get_profile(profile_id)
+    if report is None:
+        print("  (the profile was not kept)")
+        return
+    print(render_text(report, limit=12))
+    (OUT / "profile.svg").write_text(render_svg(report))
+    (OUT / "profile.speedscope.json").write_text(render_speedscope(report))
+    print(f"\nflame graph: {OUT / 'profile.svg'}; speedscope: {OUT / 'profile.speedscope.json'}\n")
+
+
 def main() -> None:
     OUT.mkdir(exist_ok=True)
     for old in OUT.glob("*.jsonl"):
@@ -158,6 +188,7 @@ def main() -> None:
         for service, path in requests:
             print(f"  GET {service}{path} -> {get(f'http://127.0.0.1:{ports[service]}{path}')}")
         print()
+        profile_one_request()
     finally:
         for process in processes.values():
             process.send_signal(signal.SIGINT)  # a clean stop, so each service flushes its spans at exit

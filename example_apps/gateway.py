@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import string
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -72,6 +73,23 @@ async def item(request: Request) -> Response:
         return JSONResponse(result)
 
 
+def render_catalog(count: int) -> str:
+    rows = [
+        {"id": i, "name": f"item-{i}", "price": round(i * 1.07, 2), "tags": ["a", "b", str(i % 7)]}
+        for i in range(count)
+    ]
+    row = string.Template("<li>$name: $price EUR</li>")
+    html = "".join(row.substitute(name=item["name"], price=item["price"]) for item in rows)
+    return json.dumps({"count": count, "html": html})
+
+
+async def catalog(request: Request) -> Response:
+    """CPU work (JSON and template rendering) plus a slow call to the inventory: a request worth profiling."""
+    if INVENTORY_URL:
+        await inventory().get("/slow")
+    return Response(render_catalog(20_000), media_type="application/json")
+
+
 async def stream(request: Request) -> Response:
     async def events() -> AsyncIterator[str]:
         for i in range(3):
@@ -94,6 +112,7 @@ app = Starlette(
     routes=[
         Route("/", index),
         Route("/items/{item_id:int}", item),
+        Route("/catalog", catalog),
         Route("/stream", stream),
         Route("/slow", slow),
         Route("/fail", fail),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
+from types import FrameType
 from typing import Any
 
 import grpc
@@ -10,6 +12,7 @@ import grpc
 from c13_middleware._client import Pipeline
 from c13_middleware._context import _Activation, _current_baggage
 from c13_middleware._propagation import Propagated, metadata_getter
+from c13_middleware._request_profiling import PROFILE_HEADERS, RequestProfiler
 from c13_middleware._safety import log_once
 from c13_middleware._span import Link, Span, SpanKind
 
@@ -21,13 +24,14 @@ Behavior = Callable[[Any, Any], Any]
 class ServerCall(RpcSpan):
     """A call's SERVER span plus the baggage that arrived with it; ``enter``/``exit`` make both current."""
 
-    __slots__ = ("baggage", "_tracing", "_profiling")
+    __slots__ = ("baggage", "metadata", "_tracing", "_profiling")
 
     def __init__(
         self, span: Span, baggage: Any, tracing: ServerTracing, observers: tuple[object, ...] = (), rpc: Any = None
     ) -> None:
         super().__init__(span, server=True, observers=observers, rpc=rpc)
         self.baggage = baggage
+        self.metadata: Any = None
         self._tracing = tracing
         self._profiling = False
 
@@ -36,7 +40,9 @@ class ServerCall(RpcSpan):
         if not self._profiling:
             self._profiling = True
             try:
-                self._on_end = self._tracing.start_profiling(self.span)
+                # The caller is the handler's frame (a function, a generator or a coroutine): the profile covers
+                # what runs below it.
+                self._on_end = self._tracing.start_profiling(self.span, self.metadata, sys._getframe(1))
             except Exception:
                 log_once("grpc-profile-start", "c13_middleware: the per-call profiling hook failed", exc_info=True)
         return state
@@ -102,12 +108,34 @@ class ServerTracing:
 
     def __init__(self, **options: Any) -> None:
         self._pipeline = Pipeline(options, follow_current=False)
+        config = self._pipeline.resolve()[1].config
+        self._profiler = RequestProfiler(config) if config.profiling_enabled else None
 
-    def start_profiling(self, span: Span) -> Callable[[], None] | None:
-        """Hook point for per-request profiling. Called once per call, in the handler's thread or task with the
-        SERVER span current, just before the handler runs; the callable it returns (if any) is called once when
-        the call ends. The default does nothing."""
-        return None
+    def start_profiling(
+        self, span: Span, metadata: Any = None, frame: FrameType | None = None
+    ) -> Callable[[], None] | None:
+        """Per-call profiling. Called once per call, in the handler's thread or task with the SERVER span current,
+        just before the handler runs (``frame`` is the handler's); the callable it returns is called once when the
+        call ends. Triggers as for HTTP: the ``x-c13-profile`` + ``x-c13-profile-token`` metadata (the token signs
+        ``POST`` and ``/package.Service/Method``), sampling, slow-call capture."""
+        profiler = self._profiler
+        if profiler is None or frame is None:
+            return None
+        values: dict[str, str] = {}
+        for key, value in metadata or ():
+            if key in PROFILE_HEADERS and isinstance(value, str):
+                values.setdefault(key, value)
+        decision = profiler.decide("POST", "/" + span.name, values.get)
+        if decision is None:
+            return None
+        profile = profiler.begin(decision, span, frame)
+        if profile is None:
+            return None
+
+        def finish() -> None:
+            profile.finish()  # gRPC has no Server-Timing: the id goes on the span (c13.profile.id) and the store
+
+        return finish
 
     def begin(self, method: str | bytes, metadata: Any, context: Any) -> ServerCall | None:
         try:
@@ -134,6 +162,7 @@ class ServerTracing:
                 attributes["client.port"] = port
             span = tracer.start_span(name, kind=SpanKind.SERVER, parent=parent, links=links, attributes=attributes)
             call = ServerCall(span, baggage, self, config.observers, base)
+            call.metadata = metadata
         except Exception:
             log_once("grpc-server-start", "c13_middleware: could not start a gRPC server span", exc_info=True)
             return None

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
@@ -38,14 +39,16 @@ class C13Middleware:
         if traced is None:
             return self.get_response(request)
         traced.activate()
+        traced.begin_profile(sys._getframe())
         try:
             response = self.get_response(request)
+            extra = traced.finish_profile()
         except Exception as exc:
             _fail(traced, exc)
             raise
         finally:
             traced.deactivate()
-        return _respond(traced, response)
+        return _respond(traced, response, extra)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         traced = start_from_environ(self.core, request.META, request.path)
@@ -53,14 +56,16 @@ class C13Middleware:
         if traced is None:
             return await get_response(request)
         traced.activate()
+        traced.begin_profile(sys._getframe())
         try:
             response = await get_response(request)
+            extra = traced.finish_profile()
         except Exception as exc:
             _fail(traced, exc)
             raise
         finally:
             traced.deactivate()
-        return _respond(traced, response)
+        return _respond(traced, response, extra)
 
     def process_view(self, request: HttpRequest, view: Any, args: Any, kwargs: Any) -> None:
         traced = active_server_request()
@@ -81,10 +86,10 @@ def _fail(traced: ServerRequest, exc: BaseException) -> None:
     traced.finish()
 
 
-def _respond(traced: ServerRequest, response: HttpResponseBase) -> HttpResponseBase:
+def _respond(traced: ServerRequest, response: HttpResponseBase, extra: list[tuple[str, str]]) -> HttpResponseBase:
     traced.response_started(response.status_code, response.items)
-    for name, value in traced.response_headers():
-        response[name] = value
+    for name, value in [*traced.response_headers(), *extra]:
+        response[name] = f"{response[name]}, {value}" if response.has_header(name) else value
     if getattr(response, "streaming", False):
         content = response.streaming_content
         if getattr(response, "is_async", False):

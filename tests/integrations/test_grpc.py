@@ -80,7 +80,7 @@ class HookedInterceptor(C13ServerInterceptor):
         self.started: list[tuple[Span, Span | None]] = []
         self.ended: list[Span] = []
 
-    def start_profiling(self, span: Span) -> Callable[[], None]:
+    def start_profiling(self, span: Span, metadata: Any = None, frame: Any = None) -> Callable[[], None]:
         self.started.append((span, current_span()))
         return lambda: self.ended.append(span)
 

@@ -222,7 +222,7 @@ def test_profiling_hook_on_the_aio_server(exporter: InMemoryExporter) -> None:
             super().__init__(**options)
             self.calls: list[tuple[str, Span]] = []
 
-        def start_profiling(self, span: Span) -> Callable[[], None]:
+        def start_profiling(self, span: Span, metadata: Any = None, frame: Any = None) -> Callable[[], None]:
             assert current_span() is span
             self.calls.append(("start", span))
             return lambda: self.calls.append(("end", span))

@@ -1,0 +1,212 @@
+"""Turning what a session collected into an immutable ``ProfileReport`` (function stats, call tree, time split)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from types import CodeType
+from typing import Any
+
+from ._advice import advise
+from ._frames import frame_key
+from ._tracking import Tracker
+from ._types import (
+    AllocationSite,
+    CallNode,
+    FrameKey,
+    FunctionStats,
+    IOEvent,
+    MemoryStats,
+    ProfileReport,
+    ProfilerOverhead,
+    ProfileType,
+    ProfilingThresholds,
+    ReportSample,
+    SampleState,
+)
+
+__all__ = ["RawProfile", "build_report"]
+
+_MAX_SLOW_IO = 100
+_MAX_TREE_DEPTH = 256
+
+
+@dataclass(frozen=True)
+class RawProfile:
+    profile_id: str
+    profile_type: ProfileType
+    name: str
+    started_at: float
+    wall_s: float
+    own_thread_cpu_s: float | None  # exact thread CPU of a session that owned its thread, else None
+    tracker: Tracker
+    trace_id: int
+    span_id: int
+    external_io: tuple[IOEvent, ...]
+    exact: dict[CodeType, tuple[int, float, float, float]] | None
+    memory: MemoryStats | None
+    memory_sites: tuple[AllocationSite, ...]
+    thresholds: ProfilingThresholds
+    interval_s: float
+    notes: tuple[str, ...]
+
+
+def build_report(raw: RawProfile) -> ProfileReport:
+    tracker = raw.tracker
+    wall = max(raw.wall_s, 0.0)
+    cpu = tracker.cpu_s
+    if raw.own_thread_cpu_s is not None:
+        cpu = raw.own_thread_cpu_s + (tracker.cpu_s - tracker.own_cpu_s)
+    # Threads of one request can overlap (CPU may exceed wall); the waits fill what is left of the wall time.
+    io = min(tracker.io_wait_s + tracker.await_io_s, max(0.0, wall - min(cpu, wall)))
+    other = max(0.0, wall - min(cpu, wall) - io)
+
+    frames: list[FrameKey] = []
+    index_of: dict[CodeType, int] = {}
+    per_stack: dict[int, list[Any]] = {}  # id(stack) -> [stack, count, weight, cpu]
+    samples: list[ReportSample] = []
+    converted: dict[int, tuple[int, ...]] = {}
+    for stack, weight, sample_cpu, state, span, thread in tracker.samples:
+        key = id(stack)
+        indices = converted.get(key)
+        if indices is None:
+            for code in stack:
+                if code not in index_of:
+                    index_of[code] = len(frames)
+                    frames.append(frame_key(code))
+            indices = converted[key] = tuple(index_of[c] for c in reversed(stack))
+            per_stack[key] = [indices, 0, 0.0, 0.0]
+        entry = per_stack[key]
+        entry[1] += 1
+        entry[2] += weight
+        entry[3] += sample_cpu
+        samples.append(ReportSample(indices, weight, sample_cpu, SampleState(state), span, thread))
+
+    count = [0] * len(frames)
+    self_s = [0.0] * len(frames)
+    self_cpu = [0.0] * len(frames)
+    total_s = [0.0] * len(frames)
+    callees: dict[int, set[int]] = {}
+    tree: dict[int, list[Any]] = {}
+    for indices, n, weight, sample_cpu in per_stack.values():
+        leaf = indices[-1]
+        self_s[leaf] += weight
+        self_cpu[leaf] += sample_cpu
+        for index in set(indices):
+            total_s[index] += weight
+            count[index] += n
+        for caller, callee in zip(indices, indices[1:], strict=False):
+            callees.setdefault(caller, set()).add(callee)
+        level = tree
+        for depth, index in enumerate(indices[:_MAX_TREE_DEPTH]):
+            node = level.get(index)
+            if node is None:
+                node = level[index] = [0, 0.0, 0.0, {}]
+            node[0] += n
+            node[1] += weight
+            if depth == len(indices) - 1:
+                node[2] += weight
+            level = node[3]
+
+    functions = _functions(raw, frames, index_of, count, self_s, self_cpu, total_s)
+    by_key = {f.name + "\0" + f.location: f for f in functions}
+    callee_stats = {
+        frames[caller].name + "\0" + frames[caller].location: [
+            by_key[frames[c].name + "\0" + frames[c].location] for c in targets if c != caller
+        ]
+        for caller, targets in callees.items()
+    }
+    slow_io = sorted(
+        [e for e in (*tracker.io_events, *raw.external_io) if e.duration_s >= raw.thresholds.slow_io_s],
+        key=lambda e: e.duration_s,
+        reverse=True,
+    )[:_MAX_SLOW_IO]
+    root = CallNode(
+        FrameKey(raw.name or "<request>", "", 0),
+        len(samples),
+        sum(s.weight_s for s in samples),
+        0.0,
+        _nodes(tree, frames),
+    )
+    notes = list(raw.notes)
+    if not samples:
+        notes.append("no samples: the request finished within one sampling interval or ran no Python code")
+    overhead = ProfilerOverhead(
+        samples=len(samples) + tracker.dropped,
+        ticks=tracker.ticks,
+        sampling_time_s=tracker.sampling_time,
+        achieved_rate_hz=tracker.ticks / wall if wall > 0 else 0.0,
+        interval_s=raw.interval_s,
+        dropped_samples=tracker.dropped,
+    )
+    recommendations = advise(
+        functions, callee_stats, tuple(slow_io), raw.memory, raw.memory_sites, wall, raw.thresholds
+    )
+    return ProfileReport(
+        profile_id=raw.profile_id,
+        profile_type=raw.profile_type,
+        name=raw.name,
+        started_at=raw.started_at,
+        wall_s=wall,
+        cpu_s=cpu,
+        io_wait_s=io,
+        other_wait_s=other,
+        trace_id=raw.trace_id,
+        span_id=raw.span_id,
+        frames=tuple(frames),
+        samples=tuple(samples),
+        functions=tuple(functions),
+        top_functions=tuple(functions[: raw.thresholds.hot_functions]),
+        call_tree=root,
+        slow_io=tuple(slow_io),
+        memory=raw.memory,
+        memory_hotspots=raw.memory_sites,
+        recommendations=recommendations,
+        overhead=overhead,
+        notes=tuple(notes),
+        span_samples=dict(Counter(s.span_id for s in samples)),
+    )
+
+
+def _functions(
+    raw: RawProfile,
+    frames: list[FrameKey],
+    index_of: dict[CodeType, int],
+    count: list[int],
+    self_s: list[float],
+    self_cpu: list[float],
+    total_s: list[float],
+) -> list[FunctionStats]:
+    invocations = raw.tracker.invocations
+    out: list[FunctionStats] = []
+    for code, index in index_of.items():
+        key = frames[index]
+        calls: int | None = None
+        low = avg = high = None
+        exact = raw.exact is not None and code in raw.exact
+        if raw.exact is not None and code in raw.exact:
+            calls, total, low, high = raw.exact[code]
+            avg = total / calls
+        elif code in invocations:
+            calls, total, low, high = invocations[code]
+            avg = total / calls
+        out.append(
+            FunctionStats(
+                key.name, key.file, key.line, count[index], self_s[index], total_s[index], self_cpu[index],
+                calls, exact, low, avg, high,
+            )
+        )  # fmt: skip
+    for code, (calls, total, low, high) in (raw.exact or {}).items():
+        if code not in index_of:  # counted exactly but never caught by a sample
+            key = frame_key(code)
+            out.append(
+                FunctionStats(key.name, key.file, key.line, 0, 0.0, 0.0, 0.0, calls, True, low, total / calls, high)
+            )
+    out.sort(key=lambda f: (f.self_s, f.total_s, f.calls or 0), reverse=True)
+    return out
+
+
+def _nodes(level: dict[int, list[Any]], frames: list[FrameKey]) -> tuple[CallNode, ...]:
+    nodes = [CallNode(frames[index], n[0], n[1], n[2], _nodes(n[3], frames)) for index, n in level.items()]
+    nodes.sort(key=lambda node: node.total_s, reverse=True)
+    return tuple(nodes)

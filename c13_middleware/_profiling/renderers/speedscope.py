@@ -1,0 +1,46 @@
+"""speedscope JSON (https://www.speedscope.app/file-format-schema.json): one sampled profile per thread, in ms."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .._types import ProfileReport
+
+__all__ = ["SPEEDSCOPE_SCHEMA", "render_speedscope", "speedscope_document"]
+
+SPEEDSCOPE_SCHEMA = "https://www.speedscope.app/file-format-schema.json"
+
+
+def speedscope_document(report: ProfileReport) -> dict[str, Any]:
+    frames = [{"name": f.name, "file": f.file, "line": f.line} for f in report.frames]
+    by_thread: dict[int, tuple[list[list[int]], list[float]]] = {}
+    for sample in report.samples:
+        stacks, weights = by_thread.setdefault(sample.thread_id, ([], []))
+        stacks.append(list(sample.stack))
+        weights.append(round(sample.weight_s * 1000, 6))
+    title = report.name or f"profile {report.profile_id}"
+    profiles = [
+        {
+            "type": "sampled",
+            "name": f"{title} (thread {thread_id})",
+            "unit": "milliseconds",
+            "startValue": 0,
+            "endValue": round(sum(weights), 6),
+            "samples": stacks,
+            "weights": weights,
+        }
+        for thread_id, (stacks, weights) in by_thread.items()
+    ]
+    return {
+        "$schema": SPEEDSCOPE_SCHEMA,
+        "shared": {"frames": frames},
+        "profiles": profiles,
+        "name": title,
+        "activeProfileIndex": 0,
+        "exporter": "c13_middleware",
+    }
+
+
+def render_speedscope(report: ProfileReport) -> str:
+    return json.dumps(speedscope_document(report), separators=(",", ":"))

@@ -1,0 +1,45 @@
+"""Plain-text report: time split, top functions, slow IO, memory hotspots and recommendations."""
+
+from __future__ import annotations
+
+from .._types import ProfileReport
+
+__all__ = ["render_text"]
+
+
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1000:.1f}"
+
+
+def render_text(report: ProfileReport, *, limit: int = 20) -> str:
+    o = report.overhead
+    lines = [
+        f"c13 profile {report.profile_id} ({report.profile_type.value}){' ' + report.name if report.name else ''}",
+        f"wall {_ms(report.wall_s)} ms | cpu {_ms(report.cpu_s)} ms | io wait {_ms(report.io_wait_s)} ms"
+        f" | other wait {_ms(report.other_wait_s)} ms",
+        f"samples {o.samples} ({o.achieved_rate_hz:.0f}/s, interval {_ms(o.interval_s)} ms), "
+        f"sampling cost {_ms(o.sampling_time_s)} ms" + (f", {o.dropped_samples} dropped" if o.dropped_samples else ""),
+        "",
+        "Top functions by self time",
+        f"{'self ms':>9} {'total ms':>9} {'samples':>7} {'calls':>9} {'avg ms':>8}  function (file:line)",
+    ]
+    for f in report.top_functions[:limit]:
+        calls = "-" if f.calls is None else f"{f.calls}{'' if f.calls_exact else '~'}"
+        figures = f"{_ms(f.self_s):>9} {_ms(f.total_s):>9} {f.samples:>7} {calls:>9} {_ms(f.avg_s):>8}"
+        lines.append(f"{figures}  {f.name} ({f.location})")
+    if report.slow_io:
+        lines += ["", "Slow IO"]
+        lines += [f"{_ms(e.duration_s):>9} ms  {e.kind:<8} {e.name}  at {e.where}" for e in report.slow_io[:limit]]
+    if report.memory is not None:
+        m = report.memory
+        lines += [
+            "",
+            f"Memory ({m.scope}-wide): allocated {m.allocated_bytes / 1e6:.2f} MB, freed {m.freed_bytes / 1e6:.2f} MB,"
+            f" peak {m.peak_bytes / 1e6:.2f} MB",
+        ]
+        lines += [f"{s.size_bytes / 1e3:>10.1f} kB {s.count:>7} blocks  {s.location}" for s in report.memory_hotspots]
+    lines += ["", "Recommendations"]
+    lines += [f"- [{r.rule}] {r.message}" for r in report.recommendations] or ["- none: no figure over a threshold"]
+    if report.notes:
+        lines += ["", "Notes"] + [f"- {note}" for note in report.notes]
+    return "\n".join(lines) + "\n"

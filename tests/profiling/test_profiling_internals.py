@@ -1,0 +1,163 @@
+"""Edge cases of the engine: span bookkeeping, fallbacks, await sites, the protobuf writer, text sections."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+
+import pytest
+from profiling_helpers import burn_alpha, has, run_async
+
+from c13_middleware._profiling import (
+    SPAN_ACTIVATION_LISTENER,
+    Profiler,
+    ProfileSession,
+    ProfileType,
+    SampleState,
+    _session,
+    configure_sampler,
+    render_text,
+)
+from c13_middleware._profiling._sampler import SAMPLER
+from c13_middleware._profiling.renderers._protobuf import Message
+
+
+def test_nested_and_repeated_spans_in_one_frame_are_tracked_and_cleaned() -> None:
+    session = ProfileSession(span_id=1)
+    with session:
+        listener = SPAN_ACTIVATION_LISTENER.get()
+        assert listener is not None
+        listener(10, True)
+        listener(11, True)  # same frame, nested
+        burn_alpha(0.04)
+        listener(11, False)
+        listener(99, False)  # never entered: ignored
+        listener(10, True)  # re-entered while still open
+        assert session.current_span() == 10
+        listener(12, True)  # left open: cleaned up when the session stops
+    assert not SAMPLER.markers
+    spans = {s.span_id for s in session.report().samples if s.stack}
+    assert spans <= {10, 11} and 11 in spans
+    assert session.current_span() == 12  # the listener's view at stop time
+    listener(13, True)  # a stale listener call after stop is harmless
+    assert not SAMPLER.markers
+
+
+def test_listener_of_a_stopped_session_only_forwards() -> None:
+    seen: list[int] = []
+    token = SPAN_ACTIVATION_LISTENER.set(lambda span, entering: seen.append(span))
+    try:
+        first = ProfileSession()
+        first.start()
+        second = ProfileSession()
+        second.start()
+        first.stop()  # out of order: second's listener still chains first's
+        listener = SPAN_ACTIVATION_LISTENER.get()
+        assert listener is not None
+        listener(5, True)
+        second.stop()
+        assert SPAN_ACTIVATION_LISTENER.get() is not None and seen == [5]
+    finally:
+        SPAN_ACTIVATION_LISTENER.reset(token)
+
+
+@run_async
+async def test_async_with_session_and_await_sites() -> None:
+    async def inner() -> None:
+        await asyncio.sleep(0.08)
+
+    session = ProfileSession()
+    async with session:
+        await inner()  # only the registered frame is known here: the site is this line
+    [event] = [e for e in session.report().slow_io if e.source == "await"]
+    assert event.name == "await inner()  # only the registered frame is known here: the site is this line"
+    assert event.where == f"{__file__}:{sys._getframe().f_lineno - 3}"
+
+    run = ProfileSession()
+    await run.run_async(inner())
+    [event] = [e for e in run.report().slow_io if e.source == "await"]
+    assert event.name == "await asyncio.sleep(0.08)" and event.duration_s >= 0.05
+
+
+@run_async
+async def test_async_generators_in_the_await_chain() -> None:
+    async def ticks():  # type: ignore[no-untyped-def]
+        for _ in range(2):
+            await asyncio.sleep(0.04)
+            yield 1
+
+    async def consume() -> int:
+        return sum([x async for x in ticks()])
+
+    session = ProfileSession()
+    assert await session.run_async(consume()) == 2
+    report = session.report()
+    assert report.io_wait_s >= 0.05
+    # An async generator's asend() awaitable does not expose its generator: the chain ends at the consumer.
+    assert {e.name for e in report.slow_io if e.source == "await"} == {"return sum([x async for x in ticks()])"}
+
+
+def test_failing_run_async_start_is_logged_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    session = ProfileSession()
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise OSError("boom")
+
+    monkeypatch.setattr(session, "_begin", broken)
+    monkeypatch.setattr(_session, "_logged", set())
+    with caplog.at_level(logging.ERROR, logger="c13_middleware.profiling"):
+        assert asyncio.run(session.run_async(asyncio.sleep(0, result=7))) == 7
+        assert asyncio.run(session.run_async(asyncio.sleep(0, result=8))) == 8
+    assert caplog.text.count("starting a profile failed") == 1
+
+
+def test_without_thread_cpu_clocks_the_leaf_rule_decides(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(SAMPLER._clocks, "available", False)
+    with Profiler() as profiler:
+        burn_alpha(0.03)
+        time.sleep(0.06)
+    report = profiler.generate_report()
+    states = {s.state for s in report.samples}
+    assert states == {SampleState.CPU, SampleState.IO}
+    assert report.io_wait_s >= 0.04
+
+
+def test_configure_switch_interval() -> None:
+    old = SAMPLER.switch_interval_s
+    configure_sampler(switch_interval_s=0.001)
+    try:
+        assert SAMPLER.switch_interval_s == 0.001
+        configure_sampler(switch_interval_s=None)
+        assert SAMPLER.switch_interval_s is None
+    finally:
+        configure_sampler(switch_interval_s=old)
+
+
+def test_protobuf_writer_encodings() -> None:
+    message = Message().uint(1, 0).uint(2, 300).bool(3, True).bool(4, False).uint(5, -1).packed(6, [])
+    assert message.encode() == bytes([0x10, 0xAC, 0x02, 0x18, 0x01, 0x28]) + b"\xff" * 9 + b"\x01"
+    assert Message().string(1, "").encode() == b"\x0a\x00"
+
+
+def test_text_report_memory_and_io_sections() -> None:
+    with Profiler(ProfileType.MEMORY) as profiler:
+        blob = [bytes(2000) for _ in range(500)]
+        time.sleep(0.06)
+    assert blob
+    text = render_text(profiler.generate_report())
+    assert "Memory (process-wide): allocated" in text and " blocks  " in text
+    assert "Slow IO" in text and "time.sleep" in text
+
+
+def test_a_request_that_blocks_then_computes_gets_both_states() -> None:
+    session = ProfileSession()
+    with session:
+        time.sleep(0.03)
+        burn_alpha(0.03)
+    report = session.report()
+    assert has(report, "burn_alpha") > 0
+    assert {SampleState.IO, SampleState.CPU} <= {s.state for s in report.samples}
