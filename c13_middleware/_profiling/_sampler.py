@@ -22,6 +22,7 @@ import time
 from types import FrameType
 from typing import Any
 
+from .._metrics.hooks import register_profiler_stats
 from ._attribution import Attribution, Hit, SessionMark, SpanMark
 from ._cpuclock import ThreadClocks
 from ._frames import classify_io, is_selector_wait
@@ -55,6 +56,9 @@ class Sampler:
         self.mark = self.attribution.mark
         self.unmark = self.attribution.unmark
         self.linger_s = 0.25
+        # Process totals for the health metrics (kept across reconfiguration).
+        self.profiles_taken = getattr(self, "profiles_taken", 0)
+        self.overhead_s = getattr(self, "overhead_s", 0.0)
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._sessions: list[Any] = []
@@ -103,6 +107,7 @@ class Sampler:
 
     def register(self, session: Any) -> None:
         with self._lock:
+            self.profiles_taken += 1
             if not self._sessions:
                 self._lower_switch_interval()
             self._sessions.append(session)
@@ -169,6 +174,7 @@ class Sampler:
                         _log.exception("c13 profiler: sampling failed; continuing")
                 last = now
                 cost = time.perf_counter() - now
+                self.overhead_s += cost
                 for session in self._sessions:
                     session._on_tick(cost)
 
@@ -242,3 +248,10 @@ def _after_fork() -> None:  # pragma: no cover - exercised only in forked childr
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork)
+
+
+def _stats() -> dict[str, float]:
+    return {"profiles_taken": SAMPLER.profiles_taken, "overhead_seconds": SAMPLER.overhead_s}
+
+
+register_profiler_stats(_stats)

@@ -81,3 +81,15 @@ def test_grpc_client_and_server_calls_are_recorded(exporter: InMemoryExporter) -
     server_not_error = {**base, "rpc_grpc_status_code": "5", "error_type": ""}  # NOT_FOUND is not a server error
     assert registry.get_sample_value("rpc_client_call_duration_seconds_count", client_error) == 1
     assert registry.get_sample_value("rpc_server_call_duration_seconds_count", server_not_error) == 1
+
+
+def test_profiler_health_is_exported() -> None:
+    from c13_middleware import Profiler
+
+    registry = CollectorRegistry()
+    PrometheusMetrics(registry=registry)
+    before = registry.get_sample_value("c13_profiles_total") or 0.0
+    with Profiler():
+        sum(range(200_000))
+    assert registry.get_sample_value("c13_profiles_total") == before + 1
+    assert (registry.get_sample_value("c13_profiler_overhead_seconds_total") or 0.0) >= 0.0
