@@ -5,6 +5,7 @@ Django adapters, only translate their request and response into these calls.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
@@ -348,11 +349,25 @@ def _extract_w3c(propagation: Mapping[str, Sequence[str]]) -> tuple[SpanContext 
     if parent is not None:
         values = propagation.get("tracestate")
         if values:
-            state = TraceState.from_headers(values)
+            state = _tracestate(values[0]) if len(values) == 1 else TraceState.from_headers(values)
             if state:
                 parent = _new_context(SpanContext, (parent[0], parent[1], parent[2], state, True))
     values = propagation.get("baggage")
-    return parent, Baggage.from_headers(values) if values else EMPTY_BAGGAGE
+    if not values:
+        return parent, EMPTY_BAGGAGE
+    return parent, _baggage(values[0]) if len(values) == 1 else Baggage.from_headers(values)
+
+
+# A service sees the same few tracestate and baggage values over and over (they come from the same callers), and both
+# parse into immutable objects: a bounded cache turns most parses into one lookup.
+@functools.lru_cache(maxsize=256)
+def _tracestate(value: str) -> TraceState:
+    return TraceState.from_headers((value,))
+
+
+@functools.lru_cache(maxsize=256)
+def _baggage(value: str) -> Baggage:
+    return Baggage.from_headers((value,))
 
 
 def _header_matcher(patterns: Sequence[str]) -> re.Pattern[str] | None:
