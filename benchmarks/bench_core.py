@@ -5,21 +5,14 @@ python -m benchmarks.bench_core
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from benchmarks._timing import machine, per_call_us, ratio, table
-from c13_middleware import BatchSpanProcessor, ExportResult, Span, SpanExporter, Tracer
+from benchmarks._timing import NullExporter, machine, otel_provider, per_call_us, ratio, table
+from c13_middleware import BatchSpanProcessor, Tracer
 from c13_middleware._http_server import _extract_w3c
 from c13_middleware._propagation import DEFAULT_PROPAGATOR, Propagated, mapping_getter
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 TRACESTATE = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"
 N = 20_000
-
-
-class NullExporter(SpanExporter):
-    def export(self, spans: Sequence[Span]) -> ExportResult:
-        return ExportResult.SUCCESS
 
 
 def c13_figures() -> dict[str, float]:
@@ -60,24 +53,11 @@ def c13_figures() -> dict[str, float]:
 
 def otel_figures() -> dict[str, float] | None:
     try:
-        from opentelemetry.propagate import extract as otel_extract  # noqa: F401
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import (
-            BatchSpanProcessor as OtelBatch,
-            SpanExporter as OtelExporter,
-            SpanExportResult,
-        )
         from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+        provider, batch = otel_provider(max_queue_size=N * 10)
     except ImportError:
         return None
-
-    class OtelNull(OtelExporter):
-        def export(self, spans: object) -> SpanExportResult:
-            return SpanExportResult.SUCCESS
-
-    provider = TracerProvider()
-    batch = OtelBatch(OtelNull(), max_queue_size=N * 10)
-    provider.add_span_processor(batch)
     tracer = provider.get_tracer("bench")
     attrs = {"http.request.method": "GET", "url.path": "/items/1", "http.response.status_code": 200}
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Sequence
 
 import httpx
 
-from benchmarks._timing import machine, table
-from c13_middleware import BatchSpanProcessor, ExportResult, Span, SpanExporter
+from benchmarks._timing import NullExporter, machine, otel_provider, table
+from c13_middleware import BatchSpanProcessor
 from c13_middleware.integrations.httpx import C13Transport
 
 N = 2000
@@ -23,30 +22,14 @@ URL = "http://api.example.com/items/42?page=2"
 TARGET = 0.2  # c13 may add at most a fifth of what OpenTelemetry adds
 
 
-class NullExporter(SpanExporter):
-    def export(self, spans: Sequence[Span]) -> ExportResult:
-        return ExportResult.SUCCESS
-
-
 def handler(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, content=b"ok")
 
 
 def otel_transport() -> httpx.BaseTransport:
     from opentelemetry.instrumentation.httpx import SyncOpenTelemetryTransport
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import (
-        BatchSpanProcessor as OtelBatch,
-        SpanExporter as OtelExporter,
-        SpanExportResult,
-    )
 
-    class OtelNull(OtelExporter):
-        def export(self, spans: object) -> SpanExportResult:
-            return SpanExportResult.SUCCESS
-
-    provider = TracerProvider()
-    provider.add_span_processor(OtelBatch(OtelNull(), max_queue_size=4096))
+    provider, _ = otel_provider()
     transport: httpx.BaseTransport = SyncOpenTelemetryTransport(httpx.MockTransport(handler), tracer_provider=provider)
     return transport
 

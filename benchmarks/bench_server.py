@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from benchmarks._timing import machine, table
-from c13_middleware import BatchSpanProcessor, ExportResult, Span, SpanExporter
+from benchmarks._timing import NullExporter, machine, otel_provider, table
+from c13_middleware import BatchSpanProcessor
 
 N = 3000
 ROUNDS = 7
@@ -24,30 +24,8 @@ HEADERS = [
 ]
 
 
-class NullExporter(SpanExporter):
-    def export(self, spans: Sequence[Span]) -> ExportResult:
-        return ExportResult.SUCCESS
-
-
 def c13_options() -> dict[str, Any]:
     return {"processors": [BatchSpanProcessor(NullExporter(), max_queue_size=4096)]}
-
-
-def otel_provider() -> Any:
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import (
-        BatchSpanProcessor as OtelBatch,
-        SpanExporter as OtelExporter,
-        SpanExportResult,
-    )
-
-    class OtelNull(OtelExporter):
-        def export(self, spans: object) -> SpanExportResult:
-            return SpanExportResult.SUCCESS
-
-    provider = TracerProvider()
-    provider.add_span_processor(OtelBatch(OtelNull(), max_queue_size=4096))
-    return provider
 
 
 # --- ASGI ------------------------------------------------------------------------------------------------------
@@ -107,7 +85,7 @@ def starlette_rows() -> list[tuple[str, ...]]:
         from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
         theirs = starlette_app()
-        theirs.add_middleware(OpenTelemetryMiddleware, tracer_provider=otel_provider())
+        theirs.add_middleware(OpenTelemetryMiddleware, tracer_provider=otel_provider()[0])
         apps["otel"] = theirs
     except ImportError:
         pass
@@ -177,7 +155,7 @@ def flask_rows() -> list[tuple[str, ...]]:
         from opentelemetry.instrumentation.flask import FlaskInstrumentor
 
         theirs = flask_app()
-        FlaskInstrumentor().instrument_app(theirs, tracer_provider=otel_provider())
+        FlaskInstrumentor().instrument_app(theirs, tracer_provider=otel_provider()[0])
         apps["otel"] = theirs
     except ImportError:
         pass

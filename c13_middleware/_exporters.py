@@ -87,31 +87,44 @@ def span_to_dict(span: Span) -> dict[str, Any]:
     }
 
 
+class LineFile:
+    """Appends whole lines to a file it opens (and closes on ``close``) or to a stream it is given."""
+
+    def __init__(self, target: str | Path | IO[Any], mode: str) -> None:
+        self._lock = threading.Lock()
+        if isinstance(target, (str, Path)):
+            self._stream: IO[Any] = open(target, mode, encoding=None if "b" in mode else "utf-8")  # closed in close()
+            self._owned = True
+        else:
+            self._stream = target
+            self._owned = False
+
+    def write(self, text: Any) -> bool:
+        with self._lock:
+            if self._stream.closed:
+                return False
+            self._stream.write(text)
+            self._stream.flush()
+        return True
+
+    def close(self) -> None:
+        with self._lock:
+            if self._owned and not self._stream.closed:
+                self._stream.close()
+
+
 class JSONLinesExporter(SpanExporter):
     """Appends one JSON object per span to a file (or an open text stream)."""
 
     def __init__(self, path: str | Path | IO[str]) -> None:
-        self._lock = threading.Lock()
-        if isinstance(path, (str, Path)):
-            self._stream: IO[str] = open(path, "a", encoding="utf-8")
-            self._owned = True
-        else:
-            self._stream = path
-            self._owned = False
+        self._file = LineFile(path, "a")
 
     def export(self, spans: Sequence[Span]) -> ExportResult:
         lines = "".join(json.dumps(span_to_dict(span), separators=(",", ":"), default=str) + "\n" for span in spans)
-        with self._lock:
-            if self._stream.closed:
-                return ExportResult.FAILURE
-            self._stream.write(lines)
-            self._stream.flush()
-        return ExportResult.SUCCESS
+        return ExportResult.SUCCESS if self._file.write(lines) else ExportResult.FAILURE
 
     def shutdown(self) -> None:
-        with self._lock:
-            if self._owned and not self._stream.closed:
-                self._stream.close()
+        self._file.close()
 
 
 def _format_duration(ns: int | None) -> str:

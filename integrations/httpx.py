@@ -11,7 +11,7 @@ import asyncio
 import functools
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 from c13_middleware._client import HttpClientCall, Pipeline, inject_context
 from c13_middleware._context import _suppressed
@@ -143,19 +143,31 @@ class _AsyncTracedStream(httpx.AsyncByteStream):
             call.finish(**{_ABANDONED: True})
 
 
-class C13Transport(httpx.BaseTransport):
-    """Wraps ``wrapped`` (default ``httpx.HTTPTransport()``). ``options`` are c13 options (``configure``'s)."""
+_T = TypeVar("_T", bound="_Sharing")
 
-    def __init__(self, wrapped: httpx.BaseTransport | None = None, **options: Any) -> None:
-        self.wrapped = wrapped if wrapped is not None else httpx.HTTPTransport()
-        self._pipeline = Pipeline(options)
+
+class _Sharing:
+    """What both transports share: ``instrument()`` builds them around a client's transports with one pipeline."""
+
+    wrapped: Any
+    _pipeline: Pipeline
 
     @classmethod
-    def _sharing(cls, wrapped: httpx.BaseTransport, pipeline: Pipeline) -> C13Transport:
+    def _sharing(cls: type[_T], wrapped: Any, pipeline: Pipeline) -> _T:
         transport = cls.__new__(cls)
         transport.wrapped = wrapped
         transport._pipeline = pipeline
         return transport
+
+
+class C13Transport(_Sharing, httpx.BaseTransport):
+    """Wraps ``wrapped`` (default ``httpx.HTTPTransport()``). ``options`` are c13 options (``configure``'s)."""
+
+    wrapped: httpx.BaseTransport
+
+    def __init__(self, wrapped: httpx.BaseTransport | None = None, **options: Any) -> None:
+        self.wrapped = wrapped if wrapped is not None else httpx.HTTPTransport()
+        self._pipeline = Pipeline(options)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if _suppressed.get():
@@ -174,19 +186,14 @@ class C13Transport(httpx.BaseTransport):
         self.wrapped.close()
 
 
-class AsyncC13Transport(httpx.AsyncBaseTransport):
+class AsyncC13Transport(_Sharing, httpx.AsyncBaseTransport):
     """Wraps ``wrapped`` (default ``httpx.AsyncHTTPTransport()``). ``options`` are c13 options."""
+
+    wrapped: httpx.AsyncBaseTransport
 
     def __init__(self, wrapped: httpx.AsyncBaseTransport | None = None, **options: Any) -> None:
         self.wrapped = wrapped if wrapped is not None else httpx.AsyncHTTPTransport()
         self._pipeline = Pipeline(options)
-
-    @classmethod
-    def _sharing(cls, wrapped: httpx.AsyncBaseTransport, pipeline: Pipeline) -> AsyncC13Transport:
-        transport = cls.__new__(cls)
-        transport.wrapped = wrapped
-        transport._pipeline = pipeline
-        return transport
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if _suppressed.get():

@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from .._exporters import ExportResult, SpanExporter
+from .._exporters import ExportResult, LineFile, SpanExporter
 from .encode_json import JsonEncoder
 
 if TYPE_CHECKING:
@@ -18,26 +17,13 @@ if TYPE_CHECKING:
 class OTLPFileExporter(SpanExporter):
     def __init__(self, path: str | Path | IO[bytes]) -> None:
         self._encoder = JsonEncoder()
-        self._lock = threading.Lock()
-        if isinstance(path, (str, Path)):
-            self._stream: IO[bytes] = open(path, "ab")  # closed in shutdown
-            self._owned = True
-        else:
-            self._stream = path
-            self._owned = False
+        self._file = LineFile(path, "ab")
 
     def export(self, spans: Sequence[Span]) -> ExportResult:
         if not spans:
             return ExportResult.SUCCESS
-        line = self._encoder.encode(spans) + b"\n"
-        with self._lock:
-            if self._stream.closed:
-                return ExportResult.FAILURE
-            self._stream.write(line)
-            self._stream.flush()
-        return ExportResult.SUCCESS
+        ok = self._file.write(self._encoder.encode(spans) + b"\n")
+        return ExportResult.SUCCESS if ok else ExportResult.FAILURE
 
     def shutdown(self) -> None:
-        with self._lock:
-            if self._owned and not self._stream.closed:
-                self._stream.close()
+        self._file.close()
