@@ -224,3 +224,33 @@ def test_grpc_server_calls_are_profiled(exporter: InMemoryExporter) -> None:
     assert "c13.profile.id" not in plain.attributes
     report = get_profile(str(profiled.attributes["c13.profile.id"]))
     assert report is not None and any(f.name.endswith("burn_cpu_in_handler") for f in report.top_functions[:3])
+
+
+def test_grpc_aio_server_calls_are_profiled(exporter: InMemoryExporter) -> None:
+    import grpc
+
+    from c13_middleware.integrations.grpc import aio_server_interceptor
+
+    async def handler(request: bytes, context: grpc.aio.ServicerContext) -> bytes:  # type: ignore[type-arg]
+        await asyncio.sleep(0.01)
+        burn_cpu_in_handler(0.1)
+        return request
+
+    async def main() -> None:
+        interceptor = aio_server_interceptor(exporter=exporter, export_mode="simple", profile_sample_rate=1.0)
+        server = grpc.aio.server(interceptors=[interceptor])
+        server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler("demo.Work", {"Do": grpc.unary_unary_rpc_method_handler(handler)}),)
+        )
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+                assert await channel.unary_unary("/demo.Work/Do")(b"x", timeout=10) == b"x"
+        finally:
+            await server.stop(None)
+
+    asyncio.run(main())
+    (span,) = exporter.get_finished_spans()
+    report = get_profile(str(span.attributes["c13.profile.id"]))
+    assert report is not None and any(f.name.endswith("burn_cpu_in_handler") for f in report.top_functions[:3])
