@@ -123,7 +123,8 @@ class C13ASGIMiddleware:
                 await send(message)
 
         request.activate()
-        request.begin_profile(sys._getframe())
+        if request.profile_decision is not None:
+            request.begin_profile(sys._getframe())
         try:
             await self.app(scope, receive, traced_send)
         except Exception as exc:

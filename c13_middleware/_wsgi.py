@@ -87,8 +87,8 @@ class _TracedBody:
     def _finish(self) -> None:
         request = self._request
         if not request.finished:
+            # No deactivate: the request's copied context is simply dropped.
             self._context.run(request.finish)
-            self._context.run(request.deactivate)
 
     def close(self) -> None:
         try:
@@ -142,7 +142,8 @@ class C13WSGIMiddleware:
         # server thread's next request.
         context = contextvars.copy_context()
         context.run(request.activate)
-        context.run(request.begin_profile, sys._getframe())
+        if request.profile_decision is not None:
+            context.run(request.begin_profile, sys._getframe())
         try:
             body = context.run(self.app, environ, traced_start_response)
         except Exception as exc:

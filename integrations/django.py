@@ -39,7 +39,8 @@ class C13Middleware:
         if traced is None:
             return self.get_response(request)
         traced.activate()
-        traced.begin_profile(sys._getframe())
+        if traced.profile_decision is not None:
+            traced.begin_profile(sys._getframe())
         try:
             response = self.get_response(request)
             extra = traced.finish_profile()
@@ -56,7 +57,8 @@ class C13Middleware:
         if traced is None:
             return await get_response(request)
         traced.activate()
-        traced.begin_profile(sys._getframe())
+        if traced.profile_decision is not None:
+            traced.begin_profile(sys._getframe())
         try:
             response = await get_response(request)
             extra = traced.finish_profile()
