@@ -6,11 +6,8 @@ from collections.abc import Callable, Iterator
 from concurrent import futures
 from typing import Any
 
-import pytest
-
-pytest.importorskip("grpc")
-
 import grpc
+import pytest
 
 from c13_middleware import (
     Baggage,

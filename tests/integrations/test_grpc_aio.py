@@ -6,12 +6,9 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import pytest
-
-pytest.importorskip("grpc")
-
 import grpc
 import grpc.aio
+import pytest
 
 from c13_middleware import InMemoryExporter, Span, SpanKind, StatusCode, current_span
 from c13_middleware._traceparent import format_traceparent

@@ -11,13 +11,11 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+import httpx
 import pytest
+from werkzeug.serving import make_server
 
-httpx = pytest.importorskip("httpx")
-
-from werkzeug.serving import make_server  # noqa: E402
-
-from c13_middleware import (  # noqa: E402
+from c13_middleware import (
     Baggage,
     InMemoryExporter,
     Sampler,
@@ -33,10 +31,10 @@ from c13_middleware import (  # noqa: E402
     suppress_instrumentation,
     use_baggage,
 )
-from c13_middleware._client import Pipeline  # noqa: E402
-from c13_middleware._traceparent import format_traceparent, parse_traceparent  # noqa: E402
-from c13_middleware._wsgi import C13WSGIMiddleware  # noqa: E402
-from c13_middleware.integrations.httpx import (  # noqa: E402
+from c13_middleware._client import Pipeline
+from c13_middleware._traceparent import format_traceparent, parse_traceparent
+from c13_middleware._wsgi import C13WSGIMiddleware
+from c13_middleware.integrations.httpx import (
     AsyncC13Transport,
     C13Transport,
     instrument,
