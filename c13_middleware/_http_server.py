@@ -349,17 +349,27 @@ def _extract_w3c(propagation: Mapping[str, Sequence[str]]) -> tuple[SpanContext 
     if parent is not None:
         values = propagation.get("tracestate")
         if values:
-            state = _tracestate(values[0]) if len(values) == 1 else TraceState.from_headers(values)
+            state = (
+                _tracestate(values[0])
+                if len(values) == 1 and len(values[0]) <= _CACHED
+                else TraceState.from_headers(values)
+            )
             if state:
                 parent = _new_context(SpanContext, (parent[0], parent[1], parent[2], state, True))
     values = propagation.get("baggage")
     if not values:
         return parent, EMPTY_BAGGAGE
-    return parent, _baggage(values[0]) if len(values) == 1 else Baggage.from_headers(values)
+    if len(values) == 1 and len(values[0]) <= _CACHED:
+        return parent, _baggage(values[0])
+    return parent, Baggage.from_headers(values)
 
 
 # A service sees the same few tracestate and baggage values over and over (they come from the same callers), and both
-# parse into immutable objects: a bounded cache turns most parses into one lookup.
+# parse into immutable objects: a bounded cache turns most parses into one lookup. Only short values are cached, so a
+# client sending large random headers cannot make the cache hold more than 256 × 1 KiB.
+_CACHED = 1024
+
+
 @functools.lru_cache(maxsize=256)
 def _tracestate(value: str) -> TraceState:
     return TraceState.from_headers((value,))

@@ -163,3 +163,30 @@ def test_deactivate_from_another_context_is_harmless(options: dict[str, Any]) ->
     request.deactivate()  # second call: nothing left to do
     request.finish()
     request.finish()
+
+
+def test_hostile_header_sizes_are_absent_not_errors(options: dict[str, Any], exporter: InMemoryExporter) -> None:
+    from c13_middleware._http_server import _tracestate
+
+    core = ServerCore(options)
+    _tracestate.cache_clear()
+    huge_state = ",".join(f"k{i}=v" for i in range(5000))
+    huge_baggage = ",".join(f"k{i}=v" for i in range(5000))
+    request = start(
+        core,
+        propagation={
+            "traceparent": [TRACEPARENT + "x" * 100_000],
+            "tracestate": [huge_state],
+            "baggage": [huge_baggage],
+        },
+        user_agent="u" * 100_000,
+    )
+    request.finish()
+    (span,) = exporter.get_finished_spans()
+    assert span.parent is None  # an over-long version-00 traceparent is invalid
+    assert len(str(span.attributes["user_agent.original"])) == 4096
+    assert len(request._baggage) == 64  # the spec's member limit
+    good = start(core, propagation={"traceparent": [TRACEPARENT], "tracestate": [huge_state]})
+    good.finish()
+    assert good.span.parent is not None and not good.span.parent.trace_state  # > 32 members: discarded
+    assert _tracestate.cache_info().currsize == 0  # never cached
