@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from ._http_server import ServerRequest
+    from ._server_request import ServerRequest
 
 
 @runtime_checkable
