@@ -35,7 +35,11 @@ class C13ASGIMiddleware:
     def __init__(self, app: ASGIApp, **options: Any) -> None:
         self.app = app
         self.core = ServerCore(options)
-        self._propagation_fields = frozenset(name.encode("latin-1") for name in self.core.request_fields)
+        fields = self.core.request_fields
+        self._fields = tuple((name.encode("latin-1"), name) for name in fields)
+        self._field_set = frozenset(name.encode("latin-1") for name in fields)
+        self._server_timing = self.core.config.server_timing_trace
+        self._capture_response = bool(self.core.config.capture_response_headers)
 
     def route_for(self, scope: Scope) -> str | None:
         """The matched route template; the generic middleware knows none."""
@@ -43,18 +47,32 @@ class C13ASGIMiddleware:
 
     def _start(self, scope: Scope) -> ServerRequest | None:
         headers = scope.get("headers") or ()
-        host = user_agent = None
+        # One C-level pass builds a lookup of the headers (names are lower-case bytes in ASGI). A repeated name
+        # (two traceparent fields must be seen as two) shows as a size difference: then the slower exact pass.
+        lookup: dict[bytes, bytes] = dict(headers)
         found: dict[str, list[str]] | None = None
-        # One pass over the headers for everything the span needs; header names are lower-case bytes in ASGI.
-        for name, value in headers:
-            if name == b"host":
-                host = value.decode("latin-1")
-            elif name == b"user-agent":
-                user_agent = value.decode("latin-1")
-            elif name in self._propagation_fields:
-                if found is None:
-                    found = {}
-                found.setdefault(name.decode("latin-1"), []).append(value.decode("latin-1"))
+        host: bytes | None
+        user_agent: bytes | None
+        if len(lookup) == len(headers):
+            host = lookup.get(b"host")
+            user_agent = lookup.get(b"user-agent")
+            for field, field_name in self._fields:
+                value = lookup.get(field)
+                if value is not None:
+                    if found is None:
+                        found = {}
+                    found[field_name] = [value.decode("latin-1")]
+        else:
+            host = user_agent = None
+            for name, value in headers:
+                if name == b"host":
+                    host = value
+                elif name == b"user-agent":
+                    user_agent = value
+                elif name in self._field_set:
+                    if found is None:
+                        found = {}
+                    found.setdefault(name.decode("latin-1"), []).append(value.decode("latin-1"))
         client = scope.get("client")
         server = scope.get("server")
         return self.core.start(
@@ -62,8 +80,8 @@ class C13ASGIMiddleware:
             scope.get("path", "/"),
             scope.get("scheme") or ("ws" if scope["type"] == "websocket" else "http"),
             (scope.get("query_string") or b"").decode("latin-1"),
-            host,
-            user_agent,
+            host.decode("latin-1") if host is not None else None,
+            user_agent.decode("latin-1") if user_agent is not None else None,
             found,
             scope.get("http_version"),
             (server[0], server[1]) if server else None,
@@ -94,12 +112,17 @@ class C13ASGIMiddleware:
             return
 
         held: list[Message] = []
+        server_timing = self._server_timing
+        capture_response = self._capture_response
 
         async def traced_send(message: Message) -> None:
             message_type = message["type"]
             if message_type == "http.response.start":
-                message = _with_headers(message, request.response_headers())
-                request.response_started(message["status"], _decode_items(message.get("headers") or []))
+                if server_timing:
+                    message = _with_headers(message, request.response_headers())
+                request.response_started(
+                    message["status"], _decode_items(message.get("headers") or []) if capture_response else None
+                )
                 if request.profile is not None:
                     held.append(message)  # the profile's headers are known only when the handler is done
                     return

@@ -128,7 +128,7 @@ class ServerRequest:
     def response_started(self, status: int, headers: HeaderItems | None = None) -> None:
         self.status = status
         span = self.span
-        if span.end_time is None and span.is_recording():
+        if span._recording and span.end_time is None:
             span.attributes["http.response.status_code"] = status
         if status >= 500:
             exc = self._exception

@@ -12,7 +12,7 @@ from ._context import _current_span, _suppressed, use_span
 from ._ids import _getrandbits, new_span_id, new_trace_id
 from ._processors import BatchSpanProcessor, MultiSpanProcessor, SimpleSpanProcessor, SpanProcessor
 from ._resource import Resource, build_resource
-from ._sampling import SamplingDecision
+from ._sampling import AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, Sampler, SamplingDecision
 from ._span import Link, Span, SpanKind, clean_attributes
 from ._span_context import RANDOM_FLAG, SAMPLED_FLAG, SpanContext
 from ._tracestate import TraceState
@@ -60,6 +60,7 @@ class Tracer:
         self.processor = _build_processor(config)
         self.limits = config.span_limits
         self._sampler = config.sampler
+        self._follows_parent = _is_default_sampler(config.sampler)
         self._disabled = config.disabled
         self._has_on_start = self.processor is not None and type(self.processor).on_start is not SpanProcessor.on_start
         processor = self.processor
@@ -115,6 +116,9 @@ class Tracer:
         if self._disabled or _suppressed.get():
             sampled = False
             recording = False
+        elif self._follows_parent:
+            # The default sampler, decided inline: new traces are sampled, continued ones follow the parent's flag.
+            sampled = recording = parent_ctx is None or bool(parent_ctx[2] & SAMPLED_FLAG)
         else:
             result = self._sampler.should_sample(parent_ctx, trace_id, name, kind, attributes, links)
             decision = result[0]
@@ -177,6 +181,19 @@ class Tracer:
     def shutdown(self, timeout_millis: float = 30_000) -> None:
         if self.processor is not None:
             self.processor.shutdown(timeout_millis)
+
+
+def _is_default_sampler(sampler: Sampler) -> bool:
+    """``ParentBasedSampler(AlwaysOnSampler())`` with its default delegates (exact types: a subclass may decide
+    otherwise)."""
+    return (
+        type(sampler) is ParentBasedSampler
+        and type(sampler.root) is AlwaysOnSampler
+        and type(sampler.remote_parent_sampled) is AlwaysOnSampler
+        and type(sampler.local_parent_sampled) is AlwaysOnSampler
+        and type(sampler.remote_parent_not_sampled) is AlwaysOffSampler
+        and type(sampler.local_parent_not_sampled) is AlwaysOffSampler
+    )
 
 
 def _ignore(span: Span) -> None:

@@ -410,3 +410,10 @@ def test_failing_route_lookup_is_swallowed(options: dict[str, Any], exporter: In
     assert sent[0]["status"] == 200
     (span,) = exporter.get_finished_spans()
     assert span.name == "GET" and span.ended
+
+
+def test_two_traceparent_fields_are_invalid(options: dict[str, Any], exporter: InMemoryExporter) -> None:
+    headers = [(b"host", b"a"), (b"traceparent", TRACEPARENT.encode()), (b"traceparent", TRACEPARENT.encode())]
+    run(call(C13ASGIMiddleware(text_app(), **options), http_scope(headers=headers)))
+    (span,) = exporter.get_finished_spans()
+    assert span.parent is None and span.attributes["server.address"] == "a"
