@@ -19,7 +19,7 @@ from ._server_request import HeaderItems, ServerRequest, _server_request, active
 from ._span import Link, SpanKind
 from ._span_context import SpanContext
 from ._traceparent import parse_traceparent
-from ._tracer import resolve
+from ._tracer import Tracer, get_tracer, resolve
 from ._tracestate import TraceState
 from ._urls import redact_query, split_host
 
@@ -33,7 +33,11 @@ class ServerCore:
     """Built once per middleware instance from its options; a wrong option fails here, at start-up."""
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
-        self.config, self.tracer = resolve(options)
+        self.config, tracer = resolve(options)
+        # Options that change the pipeline give this middleware its own tracer; otherwise it follows the process
+        # default as it is at request time, so ``configure()`` may run after the middleware was built (Flask's
+        # ``C13(app)`` at import, ``configure`` at start-up).
+        self._own_tracer = tracer if tracer is not get_tracer() else None
         config = self.config
         self._exact_excluded = frozenset(rule for rule in config.exclude_paths if isinstance(rule, str))
         self._regex_excluded = tuple(rule for rule in config.exclude_paths if isinstance(rule, re.Pattern))
@@ -148,6 +152,10 @@ class ServerCore:
         except Exception:
             log_once("server-start", "c13_middleware: could not start the request span", exc_info=True)
             return None
+
+    @property
+    def tracer(self) -> Tracer:
+        return self._own_tracer or get_tracer()
 
     def redact_query(self, query: str) -> str:
         return redact_query(query, self._sensitive_query)

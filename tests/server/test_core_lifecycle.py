@@ -92,6 +92,7 @@ def test_start_failure_is_swallowed(options: dict[str, Any], caplog: pytest.LogC
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("tracer bug")
 
+    core._own_tracer = core.tracer
     core.tracer.start_trusted = broken  # type: ignore[method-assign]
     assert start(core) is None
     assert any("could not start the request span" in r.getMessage() for r in caplog.records)
@@ -190,3 +191,22 @@ def test_hostile_header_sizes_are_absent_not_errors(options: dict[str, Any], exp
     good.finish()
     assert good.span.parent is not None and not good.span.parent.trace_state  # > 32 members: discarded
     assert _tracestate.cache_info().currsize == 0  # never cached
+
+
+def test_configure_after_the_middleware_is_built_is_followed(exporter: InMemoryExporter) -> None:
+    from c13_middleware import configure
+
+    core = ServerCore({"exclude_paths": ["/health"]})  # built before configure, e.g. C13(app) at import
+    configure(exporter=exporter, export_mode="simple")
+    start(core).finish()
+    assert len(exporter.get_finished_spans()) == 1
+
+
+def test_pipeline_options_give_the_middleware_its_own_tracer(exporter: InMemoryExporter) -> None:
+    from c13_middleware import InMemoryExporter as Memory, configure
+
+    core = ServerCore({"exporter": exporter, "export_mode": "simple"})
+    other = Memory()
+    configure(exporter=other, export_mode="simple")
+    start(core).finish()
+    assert len(exporter.get_finished_spans()) == 1 and other.get_finished_spans() == []
