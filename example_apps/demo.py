@@ -198,7 +198,10 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 process.kill()
     spans = load_spans()
-    print(f"{len(spans)} spans from {len(processes)} processes, as OTLP JSON in {OUT}/*.otlp.jsonl")
+    print(
+        f"{len(spans)} spans from {len(processes)} service processes and the in-process profiled gateway,"
+        f" as OTLP JSON in {OUT}/*.otlp.jsonl"
+    )
     if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
         print(f"(also sent to {os.environ['OTEL_EXPORTER_OTLP_ENDPOINT']} over OTLP/HTTP)")
     print(f"service logs: {OUT}/*.log\n")
