@@ -143,6 +143,9 @@ class C13ASGIMiddleware:
                 else:
                     await send(message)
             else:
+                if held:  # another body form (http.response.pathsend, zerocopysend): the head goes first, as is
+                    profile = request.profile
+                    await send(_with_headers(held.pop(), profile.early_headers() if profile is not None else []))
                 await send(message)
 
         request.activate()

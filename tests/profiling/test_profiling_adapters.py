@@ -254,3 +254,39 @@ def test_grpc_aio_server_calls_are_profiled(exporter: InMemoryExporter) -> None:
     (span,) = exporter.get_finished_spans()
     report = get_profile(str(span.attributes["c13.profile.id"]))
     assert report is not None and any(f.name.endswith("burn_cpu_in_handler") for f in report.top_functions[:3])
+
+
+def test_profiled_response_sent_with_pathsend_keeps_its_head(
+    options: dict[str, Any], exporter: InMemoryExporter
+) -> None:
+    from c13_middleware import C13ASGIMiddleware
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.pathsend", "path": "/etc/hostname"})
+
+    sent: list[dict[str, Any]] = []
+
+    async def main() -> None:
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": "/file",
+            "headers": [
+                (b"x-c13-profile", b"cpu"),
+                (b"x-c13-profile-token", mint_token(SECRET, "GET", "/file", 60).encode()),
+            ],
+        }
+        await C13ASGIMiddleware(app, profile_secret=SECRET, **options)(scope, receive, send)
+
+    asyncio.run(main())
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.pathsend"]
+    assert any(name == b"x-c13-profile-id" for name, _ in sent[0]["headers"])
+    (span,) = exporter.get_finished_spans()
+    assert "c13.profile.id" in span.attributes
