@@ -115,6 +115,7 @@ class C13WSGIMiddleware:
             return self.app(environ, start_response)
 
         held: list[Any] = []
+        calling = [True]  # a generator app calls start_response later, while the server iterates: never hold then
 
         def traced_start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             extra = request.response_headers()
@@ -122,7 +123,7 @@ class C13WSGIMiddleware:
                 headers = [*headers, *extra]
             code = status[:3]
             request.response_started(int(code) if code.isdigit() else 0, lambda: headers)
-            if request.profile is not None and exc_info is None and not held:
+            if request.profile is not None and exc_info is None and not held and calling:
                 # A profiled response's head waits for the app to return, when the profile's headers are known
                 # (servers send nothing before the first body chunk anyway); write() sends it at once.
                 held.append((status, headers))
@@ -150,6 +151,8 @@ class C13WSGIMiddleware:
             request.record_exception(exc)
             context.run(request.finish)
             raise
+        finally:
+            calling.clear()
         request.set_route(self.route_for(environ))
         if held and held[-1] is not None:
             _release_head(context.run(request.finish_profile))

@@ -290,3 +290,20 @@ def test_profiled_response_sent_with_pathsend_keeps_its_head(
     assert any(name == b"x-c13-profile-id" for name, _ in sent[0]["headers"])
     (span,) = exporter.get_finished_spans()
     assert "c13.profile.id" in span.attributes
+
+
+def test_profiled_generator_wsgi_app_still_gets_its_head(options: dict[str, Any], exporter: InMemoryExporter) -> None:
+    from werkzeug.test import Client
+
+    from c13_middleware import C13WSGIMiddleware
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "text/plain")])  # runs on the first next(), after app() returned
+        yield b"lazy"
+
+    headers = profile_headers("GET", "/gen")
+    response = Client(C13WSGIMiddleware(app, profile_secret=SECRET, **options)).get("/gen", headers=headers)
+    assert response.status_code == 200 and response.get_data() == b"lazy"
+    response.close()
+    (span,) = exporter.get_finished_spans()
+    assert "c13.profile.id" in span.attributes
