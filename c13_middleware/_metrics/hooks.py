@@ -103,22 +103,17 @@ def record_http_client_call(
     error_type: str | None = None,
 ) -> None:
     """Report one finished outgoing HTTP request (``http.client.request.duration``) to ``observers``."""
-    for observer in observers:
-        record = getattr(observer, "http_client_request", None)
-        if record is None:
-            continue
-        try:
-            record(
-                method=method,
-                server_address=server_address,
-                server_port=server_port,
-                status=status,
-                duration_s=duration_s,
-                scheme=scheme,
-                error_type=error_type,
-            )
-        except Exception:
-            log_once(f"observer:{type(observer).__name__}", "c13_middleware: observer failed", exc_info=True)
+    _dispatch(
+        observers,
+        "http_client_request",
+        method=method,
+        server_address=server_address,
+        server_port=server_port,
+        status=status,
+        duration_s=duration_s,
+        scheme=scheme,
+        error_type=error_type,
+    )
 
 
 def record_rpc_call(
@@ -133,19 +128,26 @@ def record_rpc_call(
     system: str = "grpc",
 ) -> None:
     """Report one finished RPC (``rpc.client.call.duration`` or ``rpc.server.call.duration``) to ``observers``."""
+    _dispatch(
+        observers,
+        "rpc_call",
+        kind,
+        service=service,
+        method=method,
+        grpc_status_code=grpc_status_code,
+        duration_s=duration_s,
+        error_type=error_type,
+        system=system,
+    )
+
+
+def _dispatch(observers: Iterable[object], method_name: str, *args: object, **kwargs: object) -> None:
+    """Call ``method_name`` on each observer that has it; one that raises is logged once and skipped."""
     for observer in observers:
-        record = getattr(observer, "rpc_call", None)
+        record = getattr(observer, method_name, None)
         if record is None:
             continue
         try:
-            record(
-                kind,
-                service=service,
-                method=method,
-                grpc_status_code=grpc_status_code,
-                duration_s=duration_s,
-                error_type=error_type,
-                system=system,
-            )
+            record(*args, **kwargs)
         except Exception:
             log_once(f"observer:{type(observer).__name__}", "c13_middleware: observer failed", exc_info=True)
