@@ -12,6 +12,7 @@ from typing import Any
 
 from ._baggage import Baggage
 from ._config import FORBIDDEN_HEADERS
+from ._observe import notify
 from ._propagation import DEFAULT_PROPAGATOR, Propagated
 from ._request_profiling import PROFILE_HEADERS, RequestProfiler
 from ._safety import log_once
@@ -141,13 +142,7 @@ class ServerCore:
             if self._observers:
                 request.scheme = scheme
                 request.method = attributes["http.request.method"]
-                for observer in self._observers:
-                    try:
-                        observer.request_started(request)
-                    except Exception:
-                        log_once(
-                            f"observer:{type(observer).__name__}", "c13_middleware: observer failed", exc_info=True
-                        )
+                notify(self._observers, "request_started", request)
             return request
         except Exception:
             log_once("server-start", "c13_middleware: could not start the request span", exc_info=True)

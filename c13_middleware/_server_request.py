@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._baggage import Baggage
 from ._context import SPAN_ACTIVATION_LISTENER, _current_baggage, _current_span
+from ._observe import notify
 from ._safety import log_once
 from ._span import Span, exception_type_name
 from ._traceparent import format_traceparent
@@ -168,11 +169,7 @@ class ServerRequest:
         observers = self.core._observers
         if observers:
             duration = (span.end_time or 0) - span.start_time
-            for observer in observers:
-                try:
-                    observer.request_finished(self, duration / 1e9)
-                except Exception:
-                    log_once(f"observer:{type(observer).__name__}", "c13_middleware: observer failed", exc_info=True)
+            notify(observers, "request_finished", self, duration / 1e9)
 
     @property
     def error_type(self) -> str | None:

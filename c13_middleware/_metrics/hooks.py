@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Literal
 
+from .._observe import notify
 from .._safety import log_once
 
 ProfilerStats = Callable[[], Mapping[str, float]]
@@ -103,7 +104,7 @@ def record_http_client_call(
     error_type: str | None = None,
 ) -> None:
     """Report one finished outgoing HTTP request (``http.client.request.duration``) to ``observers``."""
-    _dispatch(
+    notify(
         observers,
         "http_client_request",
         method=method,
@@ -128,7 +129,7 @@ def record_rpc_call(
     system: str = "grpc",
 ) -> None:
     """Report one finished RPC (``rpc.client.call.duration`` or ``rpc.server.call.duration``) to ``observers``."""
-    _dispatch(
+    notify(
         observers,
         "rpc_call",
         kind,
@@ -139,15 +140,3 @@ def record_rpc_call(
         error_type=error_type,
         system=system,
     )
-
-
-def _dispatch(observers: Iterable[object], method_name: str, *args: object, **kwargs: object) -> None:
-    """Call ``method_name`` on each observer that has it; one that raises is logged once and skipped."""
-    for observer in observers:
-        record = getattr(observer, method_name, None)
-        if record is None:
-            continue
-        try:
-            record(*args, **kwargs)
-        except Exception:
-            log_once(f"observer:{type(observer).__name__}", "c13_middleware: observer failed", exc_info=True)
