@@ -13,7 +13,16 @@ import grpc.aio
 from c13_middleware._safety import log_once
 
 from ._grpc_common import CANCELLED, ClientTracing, RpcSpan
-from ._grpc_server import Behavior, ServerCall, ServerTracing, cancelled_code, final_code, traced_stream, traced_unary
+from ._grpc_server import (
+    Behavior,
+    ServerCall,
+    ServerTracing,
+    cancelled_code,
+    final_code,
+    traced_stream,
+    traced_unary,
+    wrap_handler,
+)
 
 # --- client -------------------------------------------------------------------------------------------------------
 
@@ -179,27 +188,15 @@ async def _aiterate(call: ServerCall, behavior: Behavior, request: Any, context:
 
 
 def _wrap_aio_handler(tracing: ServerTracing, handler: Any, method: str, metadata: Any) -> Any:
-    for attribute, factory, streaming in (
-        ("unary_unary", grpc.unary_unary_rpc_method_handler, False),
-        ("stream_unary", grpc.stream_unary_rpc_method_handler, False),
-        ("unary_stream", grpc.unary_stream_rpc_method_handler, True),
-        ("stream_stream", grpc.stream_stream_rpc_method_handler, True),
-    ):
-        behavior = getattr(handler, attribute)
-        if behavior is None:
-            continue
+    def wrap(behavior: Behavior, streaming: bool) -> Behavior:
         # grpc.aio picks how to run a handler from its kind, so the wrapper must be of the same kind.
-        wrapped: Behavior
         if inspect.isasyncgenfunction(behavior):
-            wrapped = _async_gen(tracing, behavior, method, metadata)
-        elif inspect.iscoroutinefunction(behavior):
-            wrapped = _async_unary(tracing, behavior, method, metadata)
-        elif streaming:
-            wrapped = traced_stream(tracing, behavior, method, metadata)
-        else:
-            wrapped = traced_unary(tracing, behavior, method, metadata)
-        return factory(wrapped, handler.request_deserializer, handler.response_serializer)
-    return handler
+            return _async_gen(tracing, behavior, method, metadata)
+        if inspect.iscoroutinefunction(behavior):
+            return _async_unary(tracing, behavior, method, metadata)
+        return (traced_stream if streaming else traced_unary)(tracing, behavior, method, metadata)
+
+    return wrap_handler(handler, wrap)
 
 
 class C13AioServerInterceptor(ServerTracing, grpc.aio.ServerInterceptor):

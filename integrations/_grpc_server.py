@@ -238,32 +238,29 @@ def _iterate(call: ServerCall, behavior: Behavior, request: Any, context: Any) -
     call.finish(final_code(context))
 
 
-def wrap_sync_handler(tracing: ServerTracing, handler: Any, method: str, metadata: Any) -> Any:
-    if handler.unary_unary is not None:
-        return grpc.unary_unary_rpc_method_handler(
-            traced_unary(tracing, handler.unary_unary, method, metadata),
-            handler.request_deserializer,
-            handler.response_serializer,
-        )
-    if handler.stream_unary is not None:
-        return grpc.stream_unary_rpc_method_handler(
-            traced_unary(tracing, handler.stream_unary, method, metadata),
-            handler.request_deserializer,
-            handler.response_serializer,
-        )
-    if handler.unary_stream is not None:
-        return grpc.unary_stream_rpc_method_handler(
-            traced_stream(tracing, handler.unary_stream, method, metadata),
-            handler.request_deserializer,
-            handler.response_serializer,
-        )
-    if handler.stream_stream is not None:
-        return grpc.stream_stream_rpc_method_handler(
-            traced_stream(tracing, handler.stream_stream, method, metadata),
-            handler.request_deserializer,
-            handler.response_serializer,
-        )
+# grpc's four handler kinds: the attribute holding the behaviour, the factory that rebuilds the handler, streaming?
+HANDLER_KINDS = (
+    ("unary_unary", grpc.unary_unary_rpc_method_handler, False),
+    ("stream_unary", grpc.stream_unary_rpc_method_handler, False),
+    ("unary_stream", grpc.unary_stream_rpc_method_handler, True),
+    ("stream_stream", grpc.stream_stream_rpc_method_handler, True),
+)
+
+
+def wrap_handler(handler: Any, wrap: Callable[[Behavior, bool], Behavior]) -> Any:
+    """``handler`` rebuilt around ``wrap(behavior, streaming)``, keeping its kind and (de)serializers."""
+    for attribute, factory, streaming in HANDLER_KINDS:
+        behavior = getattr(handler, attribute)
+        if behavior is not None:
+            return factory(wrap(behavior, streaming), handler.request_deserializer, handler.response_serializer)
     return handler
+
+
+def wrap_sync_handler(tracing: ServerTracing, handler: Any, method: str, metadata: Any) -> Any:
+    def wrap(behavior: Behavior, streaming: bool) -> Behavior:
+        return (traced_stream if streaming else traced_unary)(tracing, behavior, method, metadata)
+
+    return wrap_handler(handler, wrap)
 
 
 class C13ServerInterceptor(ServerTracing, grpc.ServerInterceptor):
