@@ -14,7 +14,7 @@ from typing import Any
 
 from ._config import Config
 from ._context import _current_baggage, _current_span
-from ._http_server import KNOWN_METHODS
+from ._http_server import method_attributes
 from ._metrics.hooks import record_http_client_call
 from ._propagation import DEFAULT_PROPAGATOR, HeaderSetter, Propagated
 from ._safety import log_once
@@ -230,17 +230,9 @@ class HttpClientCall:
         entry is used: the limits are applied first)."""
         limit = settings.max_length
         if limit is not None:
-            url_full, host, method_text = url_full[:limit], host[:limit], method[:limit]
-        else:
-            method_text = method
+            url_full, host = url_full[:limit], host[:limit]
         attributes: dict[str, Any] = {"url.full": url_full, "server.address": host}
-        if method in KNOWN_METHODS:
-            attributes["http.request.method"] = method
-            name = method
-        else:
-            attributes["http.request.method"] = "_OTHER"
-            attributes["http.request.method_original"] = method_text
-            name = "HTTP"
+        name = method_attributes(method, limit, attributes)
         if port is not None:
             attributes["server.port"] = port
         metric = (settings.config.observers, attributes["http.request.method"], host, port, scheme)

@@ -16,7 +16,7 @@ from ._observe import notify
 from ._propagation import DEFAULT_PROPAGATOR, Propagated
 from ._request_profiling import PROFILE_HEADERS, RequestProfiler
 from ._safety import log_once
-from ._server_request import HeaderItems, ServerRequest, _server_request, active_server_request
+from ._server_request import EMPTY_BAGGAGE, HeaderItems, ServerRequest, _server_request, active_server_request
 from ._span import Link, SpanKind
 from ._span_context import SpanContext
 from ._traceparent import parse_traceparent
@@ -24,7 +24,6 @@ from ._tracer import Tracer, get_tracer, resolve
 from ._tracestate import TraceState
 from ._urls import redact_query, split_host
 
-EMPTY_BAGGAGE = Baggage.EMPTY
 _NOTHING = Propagated()
 _new_context = tuple.__new__
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY"})
@@ -100,13 +99,8 @@ class ServerCore:
             limit = self._max_length
             if limit is not None and len(path) > limit:
                 path = path[:limit]
-            attributes: dict[str, Any] = {"http.request.method": method, "url.path": path, "url.scheme": scheme}
-            if method in KNOWN_METHODS:
-                name = method
-            else:
-                attributes["http.request.method"] = "_OTHER"
-                attributes["http.request.method_original"] = method[:limit] if limit else method
-                name = "HTTP"
+            attributes: dict[str, Any] = {"url.path": path, "url.scheme": scheme}
+            name = method_attributes(method, limit, attributes)
             if query:
                 query = self.redact_query(query)
                 attributes["url.query"] = query[:limit] if limit else query
@@ -174,6 +168,17 @@ class ServerCore:
             attributes[prefix + name] = tuple(values)
 
 
+def method_attributes(method: str, limit: int | None, attributes: dict[str, Any]) -> str:
+    """Set ``http.request.method`` (``_OTHER``, plus ``http.request.method_original``, for a method outside the
+    semantic conventions' set) and return the method part of the span name (``HTTP`` for ``_OTHER``)."""
+    if method in KNOWN_METHODS:
+        attributes["http.request.method"] = method
+        return method
+    attributes["http.request.method"] = "_OTHER"
+    attributes["http.request.method_original"] = method[:limit] if limit else method
+    return "HTTP"
+
+
 def _extract_w3c(propagation: Mapping[str, Sequence[str]]) -> tuple[SpanContext | None, Baggage]:
     """The default propagator's extract, without its per-call layering: same parsers, same rules."""
     values = propagation.get("traceparent")
@@ -220,4 +225,4 @@ def _header_matcher(patterns: Sequence[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
 
 
-__all__ = ["KNOWN_METHODS", "ServerCore", "ServerRequest", "active_server_request"]
+__all__ = ["KNOWN_METHODS", "ServerCore", "ServerRequest", "active_server_request", "method_attributes"]

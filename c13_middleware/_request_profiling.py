@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextvars import Token
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ._context import SPAN_END_COLLECTOR
 from ._safety import log_once
@@ -123,7 +123,7 @@ class RequestProfile:
 
 
 def _where(span: Span) -> str:
-    attributes: dict[str, Any] = dict(span.attributes)
+    attributes = span.attributes
     if "url.full" in attributes:
         return str(attributes["url.full"])
     address = attributes.get("server.address", "")
