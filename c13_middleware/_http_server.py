@@ -91,8 +91,7 @@ class ServerCore:
                     parent = incoming.span_context
                     baggage = incoming.baggage
                 if not config.trust_incoming_context:
-                    if parent is not None:
-                        links = (Link(parent, {"c13.link.reason": "untrusted_incoming_context"}),)
+                    links = restart_links(parent)
                     parent = None
                     baggage = EMPTY_BAGGAGE
 
@@ -168,6 +167,11 @@ class ServerCore:
             attributes[prefix + name] = tuple(values)
 
 
+def restart_links(parent: SpanContext | None) -> tuple[Link, ...]:
+    """At a trust boundary the caller's context does not become the parent: the new trace links to it instead."""
+    return () if parent is None else (Link(parent, {"c13.link.reason": "untrusted_incoming_context"}),)
+
+
 def method_attributes(method: str, limit: int | None, attributes: dict[str, Any]) -> str:
     """Set ``http.request.method`` (``_OTHER``, plus ``http.request.method_original``, for a method outside the
     semantic conventions' set) and return the method part of the span name (``HTTP`` for ``_OTHER``)."""
@@ -225,4 +229,11 @@ def _header_matcher(patterns: Sequence[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
 
 
-__all__ = ["KNOWN_METHODS", "ServerCore", "ServerRequest", "active_server_request", "method_attributes"]
+__all__ = [
+    "KNOWN_METHODS",
+    "ServerCore",
+    "ServerRequest",
+    "active_server_request",
+    "method_attributes",
+    "restart_links",
+]

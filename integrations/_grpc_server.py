@@ -11,6 +11,7 @@ import grpc
 
 from c13_middleware._client import Pipeline
 from c13_middleware._context import _Activation, _current_baggage
+from c13_middleware._http_server import restart_links
 from c13_middleware._propagation import Propagated, metadata_getter
 from c13_middleware._request_profiling import PROFILE_HEADERS, RequestProfiler
 from c13_middleware._safety import log_once
@@ -146,8 +147,7 @@ class ServerTracing:
             baggage = incoming.baggage
             links: tuple[Link, ...] = ()
             if not config.trust_incoming_context:
-                if parent is not None:
-                    links = (Link(parent, {"c13.link.reason": "untrusted_incoming_context"}),)
+                links = restart_links(parent)
                 parent = None
                 baggage = _current_baggage.get()
             name, base = method_attributes(method)
