@@ -136,7 +136,10 @@ class Attribution:
                 if budget == 0:
                     return None
                 budget -= 1
-                entry = scans[child] = [scan_frame(frames[index + 1], child), self._ticks]
+                found = scan_frame(frames[index + 1], child)
+                if found is None:  # true only at this instant (see scan_frame): not cached, scanned again later
+                    continue
+                entry = scans[child] = [found, self._ticks]
             else:
                 entry[1] = self._ticks
             if entry[0]:

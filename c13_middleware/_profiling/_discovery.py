@@ -44,19 +44,28 @@ _MAX_DEPTH = 3
 _SEQUENCE_ITEMS = 8
 
 
-def scan_frame(parent: FrameType, child: FrameType) -> tuple[Any, ...]:
+def scan_frame(parent: FrameType, child: FrameType) -> tuple[Any, ...] | None:
     """Active sessions if ``child`` is the first frame run inside an entered Context that ``parent`` references.
 
     A Context that ``child`` references as well was entered by ``child`` or deeper (``_WorkItem.run`` holds
     ``self.fn`` = ``ctx.run`` and is the one calling it), so the boundary is further up: not this one.
+
+    None when the answer holds only for this instant: a Context with live sessions that is not entered right now.
+    The caller must not cache that: the sampler's stack snapshot can be older than the scan (the sampled thread may
+    run between the two), and a task's coroutine frame lives across many steps, each entering the task's Context
+    again; a cached "not entered" would hide every later step of that task.
     """
     if not GIL_ENABLED:  # pragma: no cover - free-threaded builds
         return ()
+    transient = False
     for ctx in _contexts(_locals(parent)):
         sessions = context_sessions(ctx)
-        if sessions and _entered(ctx) and not any(c is ctx for c in _contexts(_locals(child))):
+        if not sessions or any(c is ctx for c in _contexts(_locals(child))):
+            continue
+        if _entered(ctx):
             return sessions
-    return ()
+        transient = True
+    return None if transient else ()
 
 
 def _locals(frame: FrameType) -> list[Any]:

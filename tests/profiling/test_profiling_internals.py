@@ -161,3 +161,44 @@ def test_a_request_that_blocks_then_computes_gets_both_states() -> None:
     report = session.report()
     assert has(report, "burn_alpha") > 0
     assert {SampleState.IO, SampleState.CPU} <= {s.state for s in report.samples}
+
+
+def test_a_context_seen_between_two_task_steps_is_not_cached_as_foreign() -> None:
+    """The sampler's stack snapshot can predate its scan: a task's Context may be entered when the stack is taken
+    and not any more when the scan runs. That answer must not be cached for the task's coroutine frame, which lives
+    across all the task's steps (the cause of rare 'no samples' profiles of spawned tasks)."""
+    import contextvars
+    from collections.abc import Generator
+    from typing import Any
+
+    from c13_middleware._profiling._attribution import Attribution
+    from c13_middleware._profiling._discovery import scan_frame
+    from c13_middleware._profiling._hooks import ACTIVE_SESSIONS
+
+    class Live:
+        active = True
+
+    session = Live()
+    ctx = contextvars.copy_context()
+    ctx.run(ACTIVE_SESSIONS.set, (session,))
+
+    def step_runner(context: contextvars.Context) -> Generator[None, None, None]:  # holds the Context, like Handle
+        yield
+
+    def task_coroutine() -> Generator[None, None, None]:  # the task's frame: no reference to the Context
+        yield
+
+    runner, task = step_runner(ctx), task_coroutine()
+    next(runner)
+    next(task)
+    parent, child = runner.gi_frame, task.gi_frame
+    assert parent is not None and child is not None
+    assert scan_frame(parent, child) is None  # not entered at this instant: undecided
+    assert ctx.run(scan_frame, parent, child) == (session,)
+
+    attribution = Attribution()
+    frames: list[Any] = [child, parent]
+    assert attribution.discover(frames) == {}  # between steps: nothing now ...
+    assert ctx.run(attribution.discover, frames) == {session: 1}  # ... and found on the next step
+    runner.close()
+    task.close()
