@@ -50,10 +50,14 @@ def scan_frame(parent: FrameType, child: FrameType) -> tuple[Any, ...] | None:
     A Context that ``child`` references as well was entered by ``child`` or deeper (``_WorkItem.run`` holds
     ``self.fn`` = ``ctx.run`` and is the one calling it), so the boundary is further up: not this one.
 
-    None when the answer holds only for this instant: a Context with live sessions that is not entered right now.
-    The caller must not cache that: the sampler's stack snapshot can be older than the scan (the sampled thread may
-    run between the two), and a task's coroutine frame lives across many steps, each entering the task's Context
-    again; a cached "not entered" would hide every later step of that task.
+    None when the answer holds only for this instant, which the caller must not cache: the sampler's stack snapshot
+    can be older than the scan (the sampled thread runs between the two), and a task's coroutine frame lives across
+    many steps, each run by a new ``Handle._run`` that enters the task's Context again. So it is None when
+
+    * a Context with live sessions is referenced but not entered right now, or
+    * ``child`` is no longer ``parent``'s callee once the locals are read (a suspended coroutine's ``f_back`` is None
+      or its next step's runner): ``parent`` may have left the call and dropped its locals (``Handle._run`` ends
+      with ``self = None``), so finding nothing there says nothing about ``child``'s later steps.
     """
     if not GIL_ENABLED:  # pragma: no cover - free-threaded builds
         return ()
@@ -65,7 +69,7 @@ def scan_frame(parent: FrameType, child: FrameType) -> tuple[Any, ...] | None:
         if _entered(ctx):
             return sessions
         transient = True
-    return None if transient else ()
+    return None if transient or child.f_back is not parent else ()
 
 
 def _locals(frame: FrameType) -> list[Any]:

@@ -39,7 +39,7 @@ def test_nested_and_repeated_spans_in_one_frame_are_tracked_and_cleaned() -> Non
         listener(12, True)  # left open: cleaned up when the session stops
     assert not SAMPLER.markers
     spans = {s.span_id for s in session.report().samples if s.stack}
-    assert spans <= {10, 11} and 11 in spans
+    assert spans <= {10, 11, 12} and 11 in spans  # 12 is current for the last instructions before the stop
     assert session.current_span() == 12  # the listener's view at stop time
     listener(13, True)  # a stale listener call after stop is harmless
     assert not SAMPLER.markers
@@ -202,3 +202,42 @@ def test_a_context_seen_between_two_task_steps_is_not_cached_as_foreign() -> Non
     assert ctx.run(attribution.discover, frames) == {session: 1}  # ... and found on the next step
     runner.close()
     task.close()
+
+
+def test_a_runner_that_has_left_the_call_is_not_cached_as_foreign() -> None:
+    """``Handle._run`` ends with ``self = None``: scanned after the step, its locals hold no Context. The task's
+    coroutine frame has been suspended by then (``f_back`` is None), so that "nothing here" must not be cached for
+    it, or every later step of the task goes unattributed. A live call with nothing in it is a cacheable no."""
+    import sys
+    from collections.abc import Generator
+    from typing import Any
+
+    from c13_middleware._profiling._attribution import Attribution
+    from c13_middleware._profiling._discovery import scan_frame
+
+    def step_runner() -> Generator[None, None, None]:
+        self = None  # what the runner holds once its step is over
+        yield self
+
+    def task_coroutine() -> Generator[None, None, None]:
+        yield
+
+    runner, task = step_runner(), task_coroutine()
+    next(runner)
+    next(task)
+    parent, child = runner.gi_frame, task.gi_frame
+    assert parent is not None and child is not None and child.f_back is None
+    assert scan_frame(parent, child) is None
+    attribution = Attribution()
+    assert attribution.discover([child, parent]) == {}
+    assert child not in attribution._scans  # scanned again on the task's next step
+    runner.close()
+    task.close()
+
+    def callee() -> tuple[Any, ...] | None:
+        return scan_frame(sys._getframe(1), sys._getframe(0))
+
+    def caller() -> tuple[Any, ...] | None:
+        return callee()
+
+    assert caller() == ()
