@@ -72,10 +72,25 @@ class Prometheus:
             response = httpx.get(f"{self.url}/api/v1/query", params={"query": promql}, timeout=5)
         except httpx.TransportError:
             return None
+        if response.status_code != 200:  # 503 "Service Unavailable" until its storage and rules are loaded
+            return None
         body = response.json()
         if body.get("status") != "success" or not body["data"]["result"]:
             return None
         return float(body["data"]["result"][0]["value"][1])
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + DEADLINE_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"prometheus exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                if httpx.get(f"{self.url}/-/ready", timeout=5).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"Prometheus was not ready within {DEADLINE_S}s; its log:\n{self.log_tail()}")
 
     def wait_for(self, promql: str, expected: float) -> None:
         deadline = time.monotonic() + DEADLINE_S
@@ -120,7 +135,9 @@ def prometheus(app_url: str, tmp_path: Path) -> Iterator[Prometheus]:
             stderr=subprocess.STDOUT,
         )
     try:
-        yield Prometheus(f"http://127.0.0.1:{port}", process, log_path)
+        server = Prometheus(f"http://127.0.0.1:{port}", process, log_path)
+        server.wait_ready()
+        yield server
     finally:
         process.terminate()
         try:
