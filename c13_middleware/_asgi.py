@@ -32,9 +32,11 @@ def _decode_items(headers: list[tuple[bytes, bytes]]) -> Callable[[], list[tuple
 class C13ASGIMiddleware:
     """``app = C13ASGIMiddleware(app, **options)``. Framework adapters subclass it to name the route."""
 
+    env_names: tuple[str, ...] = ()  # NAME in OTEL_PYTHON_{NAME}_EXCLUDED_URLS (see ServerCore)
+
     def __init__(self, app: ASGIApp, **options: Any) -> None:
         self.app = app
-        self.core = ServerCore(options)
+        self.core = ServerCore(options, self.env_names)
         fields = self.core.request_fields
         self._fields = tuple((name.encode("latin-1"), name) for name in fields)
         self._field_set = frozenset(name.encode("latin-1") for name in fields)

@@ -66,6 +66,7 @@ class Config:
     propagator: Propagator = DEFAULT_PROPAGATOR
     # Incoming requests.
     exclude_paths: tuple[PathRule, ...] = ()
+    exclude_urls: tuple[re.Pattern[str], ...] = ()
     trust_incoming_context: bool = True
     capture_request_headers: tuple[str, ...] = ()
     capture_response_headers: tuple[str, ...] = ()
@@ -200,6 +201,37 @@ def _rules(value: object) -> tuple[PathRule, ...]:
     return rules
 
 
+def _url_patterns(value: object) -> tuple[re.Pattern[str], ...]:
+    if isinstance(value, (str, re.Pattern)):
+        value = [value]
+    if not isinstance(value, Iterable):
+        raise TypeError(f"expected a list of regexes, got {value!r}")
+    patterns = []
+    for item in value:
+        if isinstance(item, str):
+            try:
+                item = re.compile(item)
+            except re.error as exc:
+                raise ValueError(f"{item!r} is not a valid regex: {exc}") from None
+        if not isinstance(item, re.Pattern):
+            raise TypeError(f"expected a regex (str or compiled), got {item!r}")
+        patterns.append(item)
+    return tuple(patterns)
+
+
+def excluded_urls_from_env(env: Mapping[str, str], name: str) -> tuple[re.Pattern[str], ...] | None:
+    """OpenTelemetry's ``OTEL_PYTHON_{name}_EXCLUDED_URLS`` (``name`` empty: ``OTEL_PYTHON_EXCLUDED_URLS``):
+    comma-separated regexes searched in the request's full URL. None when the variable is unset or blank."""
+    var = f"OTEL_PYTHON_{name}_EXCLUDED_URLS" if name else "OTEL_PYTHON_EXCLUDED_URLS"
+    raw = env.get(var, "").strip()
+    if not raw:
+        return None
+    try:
+        return _url_patterns([part.strip() for part in raw.split(",") if part.strip()])
+    except ValueError as exc:
+        raise ConfigError(f"c13_middleware: {var}: {exc}") from None
+
+
 def _processors(value: object) -> tuple[SpanProcessor, ...]:
     if not isinstance(value, Iterable):
         raise TypeError("expected a list of SpanProcessor")
@@ -224,6 +256,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "disabled": _bool,
     "propagator": _propagator,
     "exclude_paths": _rules,
+    "exclude_urls": _url_patterns,
     "trust_incoming_context": _bool,
     "capture_request_headers": _names,
     "capture_response_headers": _names,
@@ -318,9 +351,9 @@ def _env_options(env: Mapping[str, str]) -> dict[str, Any]:
     secret = env.get("C13_PROFILE_SECRET", "")
     if secret:
         options["profile_secret"] = secret
-    excluded = env.get("OTEL_PYTHON_EXCLUDED_URLS", "").strip()
-    if excluded:
-        options["exclude_paths"] = tuple(re.compile(p.strip()) for p in excluded.split(",") if p.strip())
+    excluded = excluded_urls_from_env(env, "")
+    if excluded is not None:
+        options["exclude_urls"] = excluded
     for key, var in (
         ("capture_request_headers", "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST"),
         ("capture_response_headers", "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE"),

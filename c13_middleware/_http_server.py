@@ -6,12 +6,13 @@ and the Flask and Django adapters, only translate their request and response int
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ._baggage import Baggage
-from ._config import FORBIDDEN_HEADERS
+from ._config import FORBIDDEN_HEADERS, excluded_urls_from_env
 from ._observe import notify
 from ._propagation import DEFAULT_PROPAGATOR, Propagated
 from ._request_profiling import PROFILE_HEADERS, RequestProfiler
@@ -32,7 +33,15 @@ KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "O
 class ServerCore:
     """Built once per middleware instance from its options; a wrong option fails here, at start-up."""
 
-    def __init__(self, options: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, options: Mapping[str, Any] | None = None, env_names: Sequence[str] = ()) -> None:
+        """``env_names``: the adapter's names in OpenTelemetry's ``OTEL_PYTHON_{NAME}_EXCLUDED_URLS`` variables; the
+        first one set wins over the generic ``OTEL_PYTHON_EXCLUDED_URLS``, an ``exclude_urls`` option over both."""
+        if env_names and "exclude_urls" not in (options or {}):
+            for name in env_names:
+                found = excluded_urls_from_env(os.environ, name)
+                if found is not None:
+                    options = {**(options or {}), "exclude_urls": found}
+                    break
         self.config, tracer = resolve(options)
         # Options that change the pipeline give this middleware its own tracer; otherwise it follows the process
         # default as it is at request time, so ``configure()`` may run after the middleware was built (Flask's
@@ -41,6 +50,7 @@ class ServerCore:
         config = self.config
         self._exact_excluded = frozenset(rule for rule in config.exclude_paths if isinstance(rule, str))
         self._regex_excluded = tuple(rule for rule in config.exclude_paths if isinstance(rule, re.Pattern))
+        self._url_excluded = config.exclude_urls
         self._capture_request = _header_matcher(config.capture_request_headers)
         self._capture_response = _header_matcher(config.capture_response_headers)
         self._sanitize = _header_matcher(config.sanitize_fields)
@@ -53,6 +63,17 @@ class ServerCore:
         self.request_fields = tuple(config.propagator.fields) + (PROFILE_HEADERS if self.profiler else ())
         self.environ_fields = tuple(("HTTP_" + n.upper().replace("-", "_"), n) for n in self.request_fields)
         self._observers = tuple(config.observers)
+
+    def _url_is_excluded(
+        self, scheme: str, host: str | None, server: tuple[str, int | None] | None, path: str, query: str
+    ) -> bool:
+        """OpenTelemetry's rule: each regex is searched in the full URL, ``scheme://host[:port]/path?query``."""
+        if not host and server is not None:
+            name = f"[{server[0]}]" if ":" in server[0] else server[0]
+            default_port = server[1] is None or (scheme, server[1]) in (("http", 80), ("https", 443))
+            host = name if default_port else f"{name}:{server[1]}"
+        url = f"{scheme}://{host or ''}{path}" + (f"?{query}" if query else "")
+        return any(rule.search(url) for rule in self._url_excluded)
 
     def start(
         self,
@@ -77,6 +98,8 @@ class ServerCore:
         if _server_request.get() is not None or path in self._exact_excluded:
             return None
         if self._regex_excluded and any(rule.search(path) for rule in self._regex_excluded):
+            return None
+        if self._url_excluded and self._url_is_excluded(scheme, host, server, path, query):
             return None
         try:
             config = self.config

@@ -102,9 +102,11 @@ class _TracedBody:
 class C13WSGIMiddleware:
     """``app.wsgi_app = C13WSGIMiddleware(app.wsgi_app, **options)``."""
 
+    env_names: tuple[str, ...] = ()  # NAME in OTEL_PYTHON_{NAME}_EXCLUDED_URLS (see ServerCore)
+
     def __init__(self, app: WSGIApplication, **options: Any) -> None:
         self.app = app
-        self.core = ServerCore(options)
+        self.core = ServerCore(options, self.env_names)
 
     def route_for(self, environ: WSGIEnvironment) -> str | None:
         return None

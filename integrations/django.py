@@ -30,7 +30,7 @@ class C13Middleware:
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
             markcoroutinefunction(self)
-        self.core = ServerCore(dict(getattr(settings, "C13", {}) or {}))
+        self.core = ServerCore(dict(getattr(settings, "C13", {}) or {}), ("DJANGO",))
 
     def __call__(self, request: HttpRequest) -> Any:
         if self.is_async:

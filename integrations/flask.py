@@ -23,6 +23,10 @@ __all__ = ["C13"]
 EXTENSION_KEY = "c13"
 
 
+class _FlaskMiddleware(C13WSGIMiddleware):
+    env_names = ("FLASK",)
+
+
 class C13:
     def __init__(self, app: Flask | None = None, **options: Any) -> None:
         self._options = options
@@ -33,7 +37,7 @@ class C13:
         if EXTENSION_KEY in app.extensions:
             raise RuntimeError("C13 is already registered on this Flask app; register it once")
         from_config = {key[4:].lower(): value for key, value in app.config.items() if key.startswith("C13_")}
-        middleware = C13WSGIMiddleware(app.wsgi_app, **{**self._options, **from_config})
+        middleware = _FlaskMiddleware(app.wsgi_app, **{**self._options, **from_config})
         app.wsgi_app = middleware  # type: ignore[method-assign]
         app.extensions[EXTENSION_KEY] = middleware
         app.before_request(_name_route)

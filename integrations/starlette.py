@@ -18,6 +18,8 @@ __all__ = ["C13Middleware"]
 class C13Middleware(C13ASGIMiddleware):
     """The ASGI middleware, naming spans from the matched route template (``GET /items/{item_id}``)."""
 
+    env_names = ("FASTAPI", "STARLETTE")
+
     def route_for(self, scope: Scope) -> str | None:
         route = scope.get("route")
         path = getattr(route, "path", None)

@@ -75,7 +75,7 @@ def test_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config.resource_attributes["team"] == "a b"
     assert isinstance(config.sampler, TraceIdRatioSampler) and config.sampler.ratio == 0.5
     assert config.span_limits.max_attributes == 7
-    assert [p.pattern for p in config.exclude_paths if isinstance(p, re.Pattern)] == ["health", "metrics$"]
+    assert [p.pattern for p in config.exclude_urls] == ["health", "metrics$"]
     assert config.capture_request_headers == ("x-request-id", "content-type")
     # keyword options win over the environment
     assert Config.from_env(env, service_name="explicit").service_name == "explicit"
