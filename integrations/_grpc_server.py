@@ -25,7 +25,7 @@ Behavior = Callable[[Any, Any], Any]
 class ServerCall(RpcSpan):
     """A call's SERVER span plus the baggage that arrived with it; ``enter``/``exit`` make both current."""
 
-    __slots__ = ("baggage", "metadata", "_tracing", "_profiling")
+    __slots__ = ("baggage", "metadata", "context", "_tracing", "_profiling")
 
     def __init__(
         self, span: Span, baggage: Any, tracing: ServerTracing, observers: tuple[object, ...] = (), rpc: Any = None
@@ -33,6 +33,7 @@ class ServerCall(RpcSpan):
         super().__init__(span, server=True, observers=observers, rpc=rpc)
         self.baggage = baggage
         self.metadata: Any = None
+        self.context: Any = None
         self._tracing = tracing
         self._profiling = False
 
@@ -43,10 +44,23 @@ class ServerCall(RpcSpan):
             try:
                 # The caller is the handler's frame (a function, a generator or a coroutine): the profile covers
                 # what runs below it.
-                self._on_end = self._tracing.start_profiling(self.span, self.metadata, sys._getframe(1))
+                finish = self._tracing.start_profiling(self.span, self.metadata, sys._getframe(1))
+                if finish is not None:
+                    self._on_end = lambda: self._send_profile_metadata(finish())
             except Exception:
                 log_once("grpc-profile-start", "c13_middleware: the per-call profiling hook failed", exc_info=True)
         return state
+
+    def _send_profile_metadata(self, headers: list[tuple[str, str]] | None) -> None:
+        """A token-bearing caller gets ``x-c13-profile-id`` and ``server-timing`` as trailing metadata (gRPC's
+        place for what is known only once the handler returned), after any the handler set itself."""
+        if not headers or self.context is None:
+            return
+        try:
+            mine = tuple((name.lower(), value) for name, value in headers)
+            self.context.set_trailing_metadata(tuple(self.context.trailing_metadata() or ()) + mine)
+        except Exception:  # the RPC already ended (cancelled): nothing can be sent
+            pass
 
     @staticmethod
     def exit(state: tuple[_Activation, Any]) -> None:
@@ -114,11 +128,12 @@ class ServerTracing:
 
     def start_profiling(
         self, span: Span, metadata: Any = None, frame: FrameType | None = None
-    ) -> Callable[[], None] | None:
+    ) -> Callable[[], list[tuple[str, str]] | None] | None:
         """Per-call profiling. Called once per call, in the handler's thread or task with the SERVER span current,
         just before the handler runs (``frame`` is the handler's); the callable it returns is called once when the
         call ends. Triggers as for HTTP: the ``x-c13-profile`` + ``x-c13-profile-token`` metadata (the token signs
-        ``POST`` and ``/package.Service/Method``), sampling, slow-call capture."""
+        ``POST`` and ``/package.Service/Method``), sampling, slow-call capture. The callable returns the profile
+        headers an authorised caller is sent (as trailing metadata)."""
         profiler = self._profiler
         if profiler is None or frame is None:
             return None
@@ -133,10 +148,7 @@ class ServerTracing:
         if profile is None:
             return None
 
-        def finish() -> None:
-            profile.finish()  # gRPC has no Server-Timing: the id goes on the span (c13.profile.id) and the store
-
-        return finish
+        return profile.finish
 
     def begin(self, method: str | bytes, metadata: Any, context: Any) -> ServerCall | None:
         try:
@@ -163,6 +175,7 @@ class ServerTracing:
             span = tracer.start_span(name, kind=SpanKind.SERVER, parent=parent, links=links, attributes=attributes)
             call = ServerCall(span, baggage, self, config.observers, base)
             call.metadata = metadata
+            call.context = context
         except Exception:
             log_once("grpc-server-start", "c13_middleware: could not start a gRPC server span", exc_info=True)
             return None

@@ -204,6 +204,7 @@ def test_grpc_server_calls_are_profiled(exporter: InMemoryExporter) -> None:
 
     def handler(request: bytes, context: grpc.ServicerContext) -> bytes:
         burn_cpu_in_handler(0.1)
+        context.set_trailing_metadata((("app-trailer", "kept"),))
         return request
 
     interceptor = server_interceptor(exporter=exporter, export_mode="simple", profile_secret=SECRET)
@@ -216,12 +217,19 @@ def test_grpc_server_calls_are_profiled(exporter: InMemoryExporter) -> None:
     try:
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             metadata = list(profile_headers("POST", "/demo.Work/Do").items())
-            assert channel.unary_unary("/demo.Work/Do")(b"x", metadata=metadata, timeout=10) == b"x"
-            channel.unary_unary("/demo.Work/Do")(b"y", timeout=10)  # no trigger: not profiled
+            response, call = channel.unary_unary("/demo.Work/Do").with_call(b"x", metadata=metadata, timeout=10)
+            assert response == b"x"
+            trailers = dict(call.trailing_metadata())
+            _, plain_call = channel.unary_unary("/demo.Work/Do").with_call(b"y", timeout=10)  # no trigger
+            plain_trailers = dict(plain_call.trailing_metadata())
     finally:
         server.stop(None)
     profiled, plain = exporter.get_finished_spans()
     assert "c13.profile.id" not in plain.attributes
+    # The caller with a token gets the id and the figures as trailing metadata, after the handler's own.
+    assert trailers["x-c13-profile-id"] == profiled.attributes["c13.profile.id"]
+    assert SERVER_TIMING.match(trailers["server-timing"]) and trailers["app-trailer"] == "kept"
+    assert plain_trailers == {"app-trailer": "kept"}
     report = get_profile(str(profiled.attributes["c13.profile.id"]))
     assert report is not None and any(f.name.endswith("burn_cpu_in_handler") for f in report.top_functions[:3])
 
@@ -237,7 +245,9 @@ def test_grpc_aio_server_calls_are_profiled(exporter: InMemoryExporter) -> None:
         return request
 
     async def main() -> None:
-        interceptor = aio_server_interceptor(exporter=exporter, export_mode="simple", profile_sample_rate=1.0)
+        interceptor = aio_server_interceptor(
+            exporter=exporter, export_mode="simple", profile_sample_rate=1.0, profile_secret=SECRET
+        )
         server = grpc.aio.server(interceptors=[interceptor])
         server.add_generic_rpc_handlers(
             (grpc.method_handlers_generic_handler("demo.Work", {"Do": grpc.unary_unary_rpc_method_handler(handler)}),)
@@ -246,12 +256,22 @@ def test_grpc_aio_server_calls_are_profiled(exporter: InMemoryExporter) -> None:
         await server.start()
         try:
             async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-                assert await channel.unary_unary("/demo.Work/Do")(b"x", timeout=10) == b"x"
+                call = channel.unary_unary("/demo.Work/Do")(b"x", timeout=10)
+                assert await call == b"x"
+                trailers.append(dict(await call.trailing_metadata()))
+                metadata = list(profile_headers("POST", "/demo.Work/Do").items())
+                call = channel.unary_unary("/demo.Work/Do")(b"y", metadata=metadata, timeout=10)
+                assert await call == b"y"
+                trailers.append(dict(await call.trailing_metadata()))
         finally:
             await server.stop(None)
 
+    trailers: list[dict[str, Any]] = []
     asyncio.run(main())
-    (span,) = exporter.get_finished_spans()
+    span, with_token = exporter.get_finished_spans()
+    assert "x-c13-profile-id" not in trailers[0]  # sampled, not asked for: nothing revealed
+    assert trailers[1]["x-c13-profile-id"] == with_token.attributes["c13.profile.id"]
+    assert SERVER_TIMING.match(trailers[1]["server-timing"])
     report = get_profile(str(span.attributes["c13.profile.id"]))
     assert report is not None and any(f.name.endswith("burn_cpu_in_handler") for f in report.top_functions[:3])
 
