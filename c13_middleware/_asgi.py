@@ -134,9 +134,7 @@ class C13ASGIMiddleware:
                 if held:
                     # A one-chunk body means the handler's work is done: stop the profile and report it in the head.
                     # A streamed body gets its head now, without the figures; the profile runs to the last chunk.
-                    profile = request.profile
-                    extra = request.finish_profile() if last or profile is None else profile.early_headers()
-                    await send(_with_headers(held.pop(), extra))
+                    await send(_with_headers(held.pop(), request.profile_headers(streamed=not last)))
                 if last:
                     try:
                         await send(message)
@@ -146,8 +144,7 @@ class C13ASGIMiddleware:
                     await send(message)
             else:
                 if held:  # another body form (http.response.pathsend, zerocopysend): the head goes first, as is
-                    profile = request.profile
-                    await send(_with_headers(held.pop(), profile.early_headers() if profile is not None else []))
+                    await send(_with_headers(held.pop(), request.profile_headers(streamed=True)))
                 await send(message)
 
         request.activate()

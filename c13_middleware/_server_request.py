@@ -51,6 +51,7 @@ class ServerRequest:
         "scheme",
         "profile_decision",
         "profile",
+        "streamed",
     )
 
     def __init__(self, core: ServerCore, span: Span, method_name: str, baggage: Any) -> None:
@@ -65,6 +66,7 @@ class ServerRequest:
         self.scheme = ""
         self.profile_decision: ProfileDecision | None = None
         self.profile: RequestProfile | None = None
+        self.streamed: bool | None = None  # set by an adapter that knows whether its response body is streamed
         self._span_token: Any = None
         self._baggage_token: Any = None
         self._request_token: Any = None
@@ -112,6 +114,15 @@ class ServerRequest:
         """Stop the profile (if any) and return the headers it adds to the response."""
         profile = self.profile
         return profile.finish() if profile is not None else []
+
+    def profile_headers(self, streamed: bool) -> list[tuple[str, str]]:
+        """The profile's headers for the response head, sent once the handler is done. A streamed body's work is not
+        done yet: its head gets only the id (if the caller may see it) and the profile runs on to the last chunk,
+        ending with the request."""
+        profile = self.profile
+        if profile is None:
+            return []
+        return profile.early_headers() if streamed else profile.finish()
 
     def set_route(self, route: str | None) -> None:
         if route and self.route is None and type(route) is str:

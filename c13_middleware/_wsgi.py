@@ -125,7 +125,9 @@ class C13WSGIMiddleware:
                 headers = [*headers, *extra]
             code = status[:3]
             request.response_started(int(code) if code.isdigit() else 0, lambda: headers)
-            if request.profile is not None and exc_info is None and not held and calling:
+            if request.profile is not None and exc_info is None and not held:
+                if not calling:  # a generator app, started by the server's first next(): its work is the stream
+                    return start_response(status, [*headers, *request.profile_headers(streamed=True)])
                 # A profiled response's head waits for the app to return, when the profile's headers are known
                 # (servers send nothing before the first body chunk anyway); write() sends it at once.
                 held.append((status, headers))
@@ -157,5 +159,10 @@ class C13WSGIMiddleware:
             calling.clear()
         request.set_route(self.route_for(environ))
         if held and held[-1] is not None:
-            _release_head(context.run(request.finish_profile))
+            # A body that is not a list is produced while the server iterates it (a generator): the profile goes on
+            # until its last chunk. Adapters that know better (Flask's ``is_streamed``) say so in ``streamed``.
+            streamed = request.streamed
+            if streamed is None:
+                streamed = not isinstance(body, (list, tuple))
+            _release_head(context.run(request.profile_headers, streamed))
         return _TracedBody(body, request, context)

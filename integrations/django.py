@@ -43,13 +43,12 @@ class C13Middleware:
             traced.begin_profile(sys._getframe())
         try:
             response = self.get_response(request)
-            extra = traced.finish_profile()
         except Exception as exc:
             _fail(traced, exc)
             raise
         finally:
             traced.deactivate()
-        return _respond(traced, response, extra)
+        return _respond(traced, response)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         traced = start_from_environ(self.core, request.META, request.path)
@@ -61,13 +60,12 @@ class C13Middleware:
             traced.begin_profile(sys._getframe())
         try:
             response = await get_response(request)
-            extra = traced.finish_profile()
         except Exception as exc:
             _fail(traced, exc)
             raise
         finally:
             traced.deactivate()
-        return _respond(traced, response, extra)
+        return _respond(traced, response)
 
     def process_view(self, request: HttpRequest, view: Any, args: Any, kwargs: Any) -> None:
         traced = active_server_request()
@@ -88,8 +86,9 @@ def _fail(traced: ServerRequest, exc: BaseException) -> None:
     traced.finish()
 
 
-def _respond(traced: ServerRequest, response: HttpResponseBase, extra: list[tuple[str, str]]) -> HttpResponseBase:
+def _respond(traced: ServerRequest, response: HttpResponseBase) -> HttpResponseBase:
     traced.response_started(response.status_code, response.items)
+    extra = traced.profile_headers(streamed=bool(getattr(response, "streaming", False)))
     for name, value in [*traced.response_headers(), *extra]:
         response[name] = f"{response[name]}, {value}" if response.has_header(name) else value
     if getattr(response, "streaming", False):

@@ -15,7 +15,7 @@ from ._require import require
 
 require("flask", "flask")
 
-from flask import Flask, got_request_exception, request  # noqa: E402
+from flask import Flask, Response, got_request_exception, request  # noqa: E402
 from werkzeug.exceptions import HTTPException  # noqa: E402
 
 __all__ = ["C13"]
@@ -41,6 +41,7 @@ class C13:
         app.wsgi_app = middleware  # type: ignore[method-assign]
         app.extensions[EXTENSION_KEY] = middleware
         app.before_request(_name_route)
+        app.after_request(_note_streaming)
         got_request_exception.connect(_unhandled, app, weak=False)
         original = app.handle_user_exception
 
@@ -59,6 +60,14 @@ def _name_route() -> None:
     rule = request.url_rule
     if traced is not None and rule is not None:
         traced.set_route(rule.rule)
+
+
+def _note_streaming(response: Response) -> Response:
+    # Flask wraps every body in a ClosingIterator; only the response knows whether it is generated while sent.
+    traced = active_server_request()
+    if traced is not None:
+        traced.streamed = response.is_streamed
+    return response
 
 
 def _unhandled(sender: Flask, exception: BaseException, **extra: Any) -> None:

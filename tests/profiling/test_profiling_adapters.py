@@ -12,6 +12,7 @@ import httpx
 import pytest
 from django.test import Client as DjangoClient, override_settings
 from flask import Flask
+from profiling_helpers import share
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
@@ -327,3 +328,77 @@ def test_profiled_generator_wsgi_app_still_gets_its_head(options: dict[str, Any]
     response.close()
     (span,) = exporter.get_finished_spans()
     assert "c13.profile.id" in span.attributes
+
+
+def burn_while_streaming(seconds: float) -> int:
+    return burn_cpu_in_handler(seconds)
+
+
+def test_streamed_flask_body_is_profiled_to_its_last_chunk(options: dict[str, Any], exporter: InMemoryExporter) -> None:
+    from flask import stream_with_context
+
+    app = Flask(__name__)
+
+    @app.get("/stream")
+    def stream() -> Any:
+        def chunks() -> Any:
+            for i in range(3):
+                burn_while_streaming(0.04)
+                yield f"{i}\n"
+
+        return app.response_class(stream_with_context(chunks()))
+
+    @app.get("/plain")
+    def plain() -> str:
+        return "plain"
+
+    C13(app, profile_secret=SECRET, **options)
+    client = app.test_client()
+    with client.get("/stream", headers=profile_headers("GET", "/stream")) as response:
+        assert response.text == "0\n1\n2\n"
+        assert "Server-Timing" not in response.headers  # the head left before the figures existed
+        profile_id = response.headers["X-C13-Profile-Id"]
+    with client.get("/plain", headers=profile_headers("GET", "/plain")) as response:
+        assert SERVER_TIMING.match(response.headers["Server-Timing"])  # a whole body: figures in the head
+    streamed = next(s for s in exporter.get_finished_spans() if s.name == "GET /stream")
+    assert streamed.attributes["c13.profile.id"] == profile_id
+    report = get_profile(profile_id)
+    assert report is not None and report.wall_s >= 0.1
+    assert share(report, "burn_while_streaming") >= 0.5  # runs only while the body streams
+
+
+def test_generator_wsgi_app_is_profiled_while_it_streams(options: dict[str, Any], exporter: InMemoryExporter) -> None:
+    from werkzeug.test import Client as WerkzeugClient
+
+    from c13_middleware import C13WSGIMiddleware
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response("200 OK", [("content-type", "text/plain")])
+        for i in range(3):
+            burn_while_streaming(0.04)
+            yield f"{i}\n".encode()
+
+    client = WerkzeugClient(C13WSGIMiddleware(app, profile_secret=SECRET, **options))
+    response = client.get("/gen", headers=profile_headers("GET", "/gen"))
+    assert response.get_data() == b"0\n1\n2\n"
+    response.close()
+    assert "Server-Timing" not in response.headers
+    report = get_profile(response.headers["X-C13-Profile-Id"])
+    assert report is not None and report.wall_s >= 0.1
+    assert share(report, "burn_while_streaming") >= 0.5  # runs only while the body streams
+
+
+def test_streamed_django_body_is_profiled_to_its_last_chunk(
+    options: dict[str, Any], exporter: InMemoryExporter
+) -> None:
+    with override_settings(C13={**options, "profile_secret": SECRET}):
+        token = mint_token(SECRET, "GET", "/stream/", 60)
+        response = DjangoClient().get("/stream/", HTTP_X_C13_PROFILE="cpu", HTTP_X_C13_PROFILE_TOKEN=token)
+        assert not response.has_header("Server-Timing")
+        profile_id = response["X-C13-Profile-Id"]
+        assert get_profile(profile_id) is None  # still running: the body has not been sent
+        assert b"".join(response.streaming_content) == b"0\n1\n2\n"  # type: ignore[attr-defined]
+    (span,) = exporter.get_finished_spans()
+    assert span.attributes["c13.profile.id"] == profile_id
+    report = get_profile(profile_id)
+    assert report is not None and report.wall_s >= 0.08  # the view's chunks sleep 30 ms each
