@@ -41,7 +41,8 @@ class C13:
         app.wsgi_app = middleware  # type: ignore[method-assign]
         app.extensions[EXTENSION_KEY] = middleware
         app.before_request(_name_route)
-        app.after_request(_note_streaming)
+        if middleware.core.profiler is not None:  # only a profiled response needs to know (see _note_streaming)
+            app.after_request(_note_streaming)
         got_request_exception.connect(_unhandled, app, weak=False)
         original = app.handle_user_exception
 
