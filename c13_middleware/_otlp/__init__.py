@@ -1,7 +1,9 @@
-"""OTLP/HTTP trace export: binary protobuf (with the official ``opentelemetry-proto`` messages) or JSON.
+"""OTLP trace export: over HTTP, binary protobuf (with the official ``opentelemetry-proto`` messages) or JSON; or
+over gRPC, the same protobuf request.
 
-``opentelemetry-proto`` is imported only when a protobuf exporter is built, so the core works without the
-``otlp`` extra; the JSON encoding needs nothing beyond the standard library.
+``opentelemetry-proto`` is imported only when a protobuf or gRPC exporter is built, and grpcio only when a gRPC one
+is, so the core works without the ``otlp`` and ``grpc`` extras; the JSON encoding needs nothing beyond the
+standard library.
 """
 
 from __future__ import annotations

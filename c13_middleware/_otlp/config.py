@@ -1,9 +1,10 @@
 """The OTLP exporter's settings: from its options, else from OpenTelemetry's environment variables, read once.
 
 For each setting the order is: the option, then ``OTEL_EXPORTER_OTLP_TRACES_*``, then ``OTEL_EXPORTER_OTLP_*``,
-then the default. ``OTEL_EXPORTER_OTLP_ENDPOINT`` is a base URL that gets ``v1/traces`` appended to its path;
-``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` and the ``endpoint`` option are used as they are. A wrong option raises
-``ValueError``; a wrong environment value is logged once and the default used.
+then the default. Over HTTP, ``OTEL_EXPORTER_OTLP_ENDPOINT`` is a base URL that gets ``v1/traces`` appended to its
+path; ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` and the ``endpoint`` option are used as they are. Over gRPC every
+endpoint is used as it is (the method, not a path, says what is sent). A wrong option raises ``ValueError``; a
+wrong environment value is logged once and the default used.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from urllib.parse import unquote, urlsplit
 
 from .._safety import log_once
 
-PROTOCOLS = ("http/protobuf", "http/json")
+PROTOCOLS = ("http/protobuf", "http/json", "grpc")
 COMPRESSIONS = ("gzip", "none")
 DEFAULT_ENDPOINT = "http://localhost:4318/v1/traces"
+DEFAULT_GRPC_ENDPOINT = "http://localhost:4317"
 DEFAULT_TIMEOUT = 10.0  # seconds (OTEL_EXPORTER_OTLP_TIMEOUT is in milliseconds, default 10000)
 TRACES_PATH = "v1/traces"
 
@@ -32,6 +34,7 @@ class Settings:
     certificate_file: str | None = None
     client_certificate_file: str | None = None
     client_key_file: str | None = None
+    insecure: bool = False  # gRPC only, for an endpoint without http:// or https://
 
 
 def parse_headers(text: str) -> dict[str, str]:
@@ -69,6 +72,36 @@ def check_endpoint(url: str) -> str:
     return url
 
 
+def check_grpc_endpoint(target: str) -> str:
+    """An ``http(s)://host:port`` URL, or any other gRPC target (``host:port``, ``dns:///host:port``, ...)."""
+    parts = urlsplit(target)
+    if parts.scheme in ("http", "https"):
+        try:
+            valid = bool(parts.hostname) and parts.port != 0
+        except ValueError:  # a port that is not a number, or out of range
+            valid = False
+        if not valid:
+            raise ValueError(f"OTLP/gRPC endpoint {target!r} has no host, or a bad port")
+    elif not target or not target.isprintable() or any(c.isspace() for c in target):
+        raise ValueError(f"OTLP/gRPC endpoint must be an http(s):// URL or a gRPC target, got {target!r}")
+    return target
+
+
+def grpc_target(endpoint: str, insecure: bool) -> tuple[str, bool]:
+    """The channel target and whether the channel is secure.
+
+    The scheme of an ``http://`` or ``https://`` URL decides, whatever ``insecure`` says; its path is not used and
+    a missing port is the scheme's (80 or 443). Any other endpoint is a gRPC target, used as given, and secure
+    unless ``insecure``.
+    """
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "https"):
+        return endpoint, not insecure
+    secure = parts.scheme == "https"
+    host = parts.netloc.rpartition("@")[2]
+    return (host if parts.port else f"{host}:{443 if secure else 80}"), secure
+
+
 def _env(environ: Mapping[str, str], name: str) -> str | None:
     """``OTEL_EXPORTER_OTLP_TRACES_<name>``, else ``OTEL_EXPORTER_OTLP_<name>``, else None (empty counts as unset)."""
     for variable in (f"OTEL_EXPORTER_OTLP_TRACES_{name}", f"OTEL_EXPORTER_OTLP_{name}"):
@@ -85,33 +118,25 @@ def resolve_settings(
     timeout: float | None = None,
     compression: str | None = None,
     environ: Mapping[str, str] | None = None,
+    *,
+    insecure: bool | None = None,
+    certificate_file: str | None = None,
+    client_certificate_file: str | None = None,
+    client_key_file: str | None = None,
 ) -> Settings:
     """The settings, the environment read once here (``environ`` defaults to ``os.environ``)."""
     env = os.environ if environ is None else environ
-
-    if endpoint is None:
-        traces_endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip()
-        base_endpoint = env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
-        candidate = traces_endpoint or (traces_url(base_endpoint) if base_endpoint else DEFAULT_ENDPOINT)
-        try:
-            endpoint = check_endpoint(candidate)
-        except ValueError as exc:
-            log_once("otlp-env-endpoint", "c13_middleware: %s; using %s", exc, DEFAULT_ENDPOINT)
-            endpoint = DEFAULT_ENDPOINT
-    else:
-        endpoint = check_endpoint(endpoint)
-        if urlsplit(endpoint).path in ("", "/"):
-            log_once("otlp-endpoint-path", "c13_middleware: OTLP endpoint %s has no path; collectors take traces on "
-                     "/v1/traces (the endpoint option is used as given)", endpoint)  # fmt: skip
 
     if protocol is None:
         protocol = _env(env, "PROTOCOL") or "http/protobuf"
         if protocol not in PROTOCOLS:
             log_once("otlp-env-protocol", "c13_middleware: OTLP protocol %r is not supported (only %s); using "
-                     "http/protobuf", protocol, " and ".join(PROTOCOLS))  # fmt: skip
+                     "http/protobuf", protocol, ", ".join(PROTOCOLS))  # fmt: skip
             protocol = "http/protobuf"
     elif protocol not in PROTOCOLS:
         raise ValueError(f"OTLP protocol must be one of {PROTOCOLS}, got {protocol!r}")
+
+    endpoint = _resolve_endpoint(endpoint, protocol == "grpc", env)
 
     if headers is None:
         headers = parse_headers(_env(env, "HEADERS") or "")
@@ -145,13 +170,43 @@ def resolve_settings(
     elif compression not in COMPRESSIONS:
         raise ValueError(f"OTLP compression must be 'gzip' or 'none', got {compression!r}")
 
+    if insecure is None:
+        flag = (_env(env, "INSECURE") or "false").lower()
+        insecure = flag == "true"  # the specification's booleans: only "true" is true
+        if flag not in ("true", "false"):
+            log_once("otlp-env-insecure", "c13_middleware: OTLP insecure %r is not true or false; using false", flag)
+
     return Settings(
         endpoint=endpoint,
         protocol=protocol,
         headers=headers,
         timeout=float(timeout),
         compression=compression,
-        certificate_file=_env(env, "CERTIFICATE"),
-        client_certificate_file=_env(env, "CLIENT_CERTIFICATE"),
-        client_key_file=_env(env, "CLIENT_KEY"),
+        certificate_file=certificate_file or _env(env, "CERTIFICATE"),
+        client_certificate_file=client_certificate_file or _env(env, "CLIENT_CERTIFICATE"),
+        client_key_file=client_key_file or _env(env, "CLIENT_KEY"),
+        insecure=bool(insecure),
     )
+
+
+def _resolve_endpoint(endpoint: str | None, grpc: bool, env: Mapping[str, str]) -> str:
+    check, default = (check_grpc_endpoint, DEFAULT_GRPC_ENDPOINT) if grpc else (check_endpoint, DEFAULT_ENDPOINT)
+    if endpoint is None:
+        traces_endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip()
+        base_endpoint = env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
+        if base_endpoint and not grpc:
+            base_endpoint = traces_url(base_endpoint)
+        try:
+            return check(traces_endpoint or base_endpoint or default)
+        except ValueError as exc:
+            log_once("otlp-env-endpoint", "c13_middleware: %s; using %s", exc, default)
+            return default
+    endpoint = check(endpoint)
+    path = urlsplit(endpoint).path if endpoint.startswith(("http://", "https://")) else ""
+    if grpc and path not in ("", "/"):
+        log_once("otlp-grpc-endpoint-path", "c13_middleware: OTLP/gRPC endpoint %s has a path, which gRPC does not "
+                 "use; traces go to its host and port", endpoint)  # fmt: skip
+    elif not grpc and path in ("", "/"):
+        log_once("otlp-endpoint-path", "c13_middleware: OTLP endpoint %s has no path; collectors take traces on "
+                 "/v1/traces (the endpoint option is used as given)", endpoint)  # fmt: skip
+    return endpoint

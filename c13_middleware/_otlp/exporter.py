@@ -1,4 +1,4 @@
-"""``OTLPExporter``: sends spans to an OpenTelemetry Collector (or any OTLP/HTTP backend).
+"""``OTLPExporter``: sends spans to an OpenTelemetry Collector (or any OTLP backend), over HTTP or gRPC.
 
 ``export`` runs in the batch processor's thread, never in a request. A collector that is down, slow or failing
 costs spans, which are counted and the problem logged once per kind, never request latency or unbounded memory:
@@ -7,7 +7,6 @@ nothing is buffered here beyond the batch being sent, and one export gives up af
 
 from __future__ import annotations
 
-import gzip
 import ssl
 import threading
 from collections.abc import Mapping, Sequence
@@ -15,11 +14,11 @@ from typing import TYPE_CHECKING
 
 from .._exporters import ExportResult, SpanExporter
 from .._safety import log_once
-from .._version import __version__
 from . import encode_json
-from .config import Settings, resolve_settings
-from .retry import RETRYABLE_STATUS, Backoff, RetryClock, parse_retry_after
-from .transport import TRANSPORT_ERRORS, HTTPSender, Response, build_ssl_context
+from .config import Settings, grpc_target, resolve_settings
+from .retry import Backoff, RetryClock
+from .sender import Attempt, Sender
+from .transport import HTTPSender, build_ssl_context
 
 if TYPE_CHECKING:
     from .._span import Span
@@ -30,11 +29,14 @@ DEFAULT_MAX_RETRY_TIME = 10.0
 
 
 class OTLPExporter(SpanExporter):
-    """OTLP/HTTP trace exporter, binary protobuf (``"http/protobuf"``, the default) or JSON (``"http/json"``).
+    """OTLP trace exporter: over HTTP, binary protobuf (``"http/protobuf"``, the default) or JSON
+    (``"http/json"``); or over gRPC (``"grpc"``, which needs the ``grpc`` and ``otlp`` extras).
 
     Options left as None come from ``OTEL_EXPORTER_OTLP_TRACES_*``, then ``OTEL_EXPORTER_OTLP_*`` (see
     ``docs/export.md``). ``timeout`` is in seconds and bounds each attempt; ``max_retry_time`` bounds the retries
-    of one export (429/502/503/504, connection errors and timeouts are retried, honouring ``Retry-After``).
+    of one export (429/502/503/504 or the retryable gRPC codes, connection errors and timeouts are retried,
+    honouring ``Retry-After`` or ``RetryInfo``). ``insecure`` and the certificate files are the specification's
+    options; ``ssl_context`` is for HTTP only.
 
     Counters: ``spans_sent`` (accepted by the backend), ``spans_rejected`` (refused in a partial success),
     ``spans_dropped`` (not delivered: refused request, retries exhausted, shut down, unencodable),
@@ -53,11 +55,30 @@ class OTLPExporter(SpanExporter):
         environ: Mapping[str, str] | None = None,
         ssl_context: ssl.SSLContext | None = None,
         backoff: Backoff | None = None,
+        insecure: bool | None = None,
+        certificate_file: str | None = None,
+        client_certificate_file: str | None = None,
+        client_key_file: str | None = None,
     ) -> None:
         if not max_retry_time >= 0:
             raise ValueError(f"max_retry_time must be >= 0 seconds, got {max_retry_time!r}")
-        self.settings: Settings = resolve_settings(endpoint, protocol, headers, timeout, compression, environ)
+        self.settings: Settings = resolve_settings(
+            endpoint,
+            protocol,
+            headers,
+            timeout,
+            compression,
+            environ,
+            insecure=insecure,
+            certificate_file=certificate_file,
+            client_certificate_file=client_certificate_file,
+            client_key_file=client_key_file,
+        )
         settings = self.settings
+        if settings.protocol == "grpc":
+            if ssl_context is not None:
+                raise ValueError("ssl_context is for OTLP/HTTP; give gRPC the certificate files instead")
+            from . import grpc_transport  # noqa: F401 (needs the grpc extra: fails here, at start-up, saying so)
         self.max_retry_time = float(max_retry_time)
         self.backoff = backoff or Backoff()
         self._encoder: ProtobufEncoder | JsonEncoder
@@ -67,19 +88,7 @@ class OTLPExporter(SpanExporter):
             from .encode_proto import ProtobufEncoder  # needs the otlp extra: fails here, at start-up
 
             self._encoder = ProtobufEncoder()
-        reserved = {"content-type", "content-encoding", "content-length"}  # set here, from the settings
-        self._headers = {
-            **{k: v for k, v in settings.headers.items() if k.lower() not in reserved},
-            "Content-Type": self._encoder.content_type,
-            "User-Agent": f"c13-middleware/{__version__}",
-        }
-        if settings.compression == "gzip":
-            self._headers["Content-Encoding"] = "gzip"
-        if ssl_context is None:
-            ssl_context = build_ssl_context(
-                settings.certificate_file, settings.client_certificate_file, settings.client_key_file
-            )
-        self._sender = HTTPSender(settings.endpoint, ssl_context)
+        self._sender = self._make_sender(ssl_context)
         self._closed = threading.Event()
         self._lock = threading.Lock()  # one request at a time (the simple processor may call from many threads)
         self._count_lock = threading.Lock()
@@ -88,6 +97,31 @@ class OTLPExporter(SpanExporter):
         self.spans_dropped = 0
         self.export_failures = 0
         self.retries = 0
+
+    def _make_sender(self, ssl_context: ssl.SSLContext | None) -> Sender:
+        settings = self.settings
+        compress = settings.compression == "gzip"
+        if settings.protocol == "grpc":
+            from .grpc_transport import GRPCSender
+
+            target, secure = grpc_target(settings.endpoint, settings.insecure)
+            return GRPCSender(
+                target,
+                secure=secure,
+                headers=settings.headers,
+                compress=compress,
+                backoff=self.backoff,
+                certificate_file=settings.certificate_file,
+                client_certificate_file=settings.client_certificate_file,
+                client_key_file=settings.client_key_file,
+            )
+        if ssl_context is None:
+            ssl_context = build_ssl_context(
+                settings.certificate_file, settings.client_certificate_file, settings.client_key_file
+            )
+        return HTTPSender(
+            settings.endpoint, self._encoder.content_type, settings.headers, ssl_context, compress=compress
+        )
 
     def __repr__(self) -> str:
         return f"OTLPExporter({self.settings.endpoint!r}, protocol={self.settings.protocol!r})"
@@ -115,8 +149,7 @@ class OTLPExporter(SpanExporter):
         except Exception:
             log_once("otlp-encode-failed", "c13_middleware: OTLP: encoding spans failed; spans dropped", exc_info=True)
             return self._fail(len(spans))
-        if self._headers.get("Content-Encoding") == "gzip":
-            body = gzip.compress(body, compresslevel=6)
+        body = self._sender.prepare(body)
         with self._lock:
             try:
                 return self._send(body, len(spans))
@@ -128,26 +161,19 @@ class OTLPExporter(SpanExporter):
         clock = RetryClock(self.max_retry_time, self.backoff)
         timeout = self.settings.timeout
         while True:
-            retry_after = None
-            try:
-                response = self._sender.post(body, self._headers, timeout)
-            except TRANSPORT_ERRORS as exc:
-                if self._closed.is_set():
-                    return self._fail(count)
-                log_once(f"otlp-unreachable:{type(exc).__name__}", "c13_middleware: OTLP: cannot reach %s (%s: %s); "
-                         "retrying, then dropping spans", self.endpoint, type(exc).__name__, exc)  # fmt: skip
-            else:
-                if 200 <= response.status < 300:
-                    self._accepted(response, count)
-                    return ExportResult.SUCCESS
-                if response.status not in RETRYABLE_STATUS:
-                    log_once(f"otlp-http-{response.status}", "c13_middleware: OTLP: %s answered %d %s; spans dropped "
-                             "(not retryable)", self.endpoint, response.status, response.reason)  # fmt: skip
-                    return self._fail(count)
-                log_once(f"otlp-http-{response.status}", "c13_middleware: OTLP: %s answered %d %s; retrying",
-                         self.endpoint, response.status, response.reason)  # fmt: skip
-                retry_after = parse_retry_after(response.headers.get("retry-after"))
-            delay = clock.next_delay(retry_after)
+            attempt = self._sender.send(body, timeout)
+            if attempt.accepted:
+                self._accepted(attempt, count)
+                return ExportResult.SUCCESS
+            if self._closed.is_set():  # shutdown() broke the attempt off: nothing to report
+                return self._fail(count)
+            if not attempt.retryable:
+                log_once(f"otlp-{attempt.kind}", "c13_middleware: OTLP: %s %s; spans dropped (not retryable)",
+                         self.endpoint, attempt.problem)  # fmt: skip
+                return self._fail(count)
+            log_once(f"otlp-{attempt.kind}", "c13_middleware: OTLP: %s %s; retrying, then dropping spans",
+                     self.endpoint, attempt.problem)  # fmt: skip
+            delay = clock.next_delay(attempt.retry_after)
             if delay is None:
                 log_once("otlp-gave-up", "c13_middleware: OTLP: export to %s still failing after %.1f s of retries; "
                          "spans dropped", self.endpoint, self.max_retry_time)  # fmt: skip
@@ -157,16 +183,16 @@ class OTLPExporter(SpanExporter):
             self.retries += 1
             timeout = max(0.001, min(self.settings.timeout, clock.remaining()))
 
-    def _accepted(self, response: Response, count: int) -> None:
+    def _accepted(self, attempt: Attempt, count: int) -> None:
         rejected, message = 0, ""
-        if response.body:
+        if attempt.body:
             try:
-                if "json" in response.headers.get("content-type", ""):
-                    rejected, message = encode_json.parse_response(response.body)
+                if attempt.json:
+                    rejected, message = encode_json.parse_response(attempt.body)
                 else:
                     from .proto_values import parse_response
 
-                    rejected, message = parse_response(response.body)
+                    rejected, message = parse_response(attempt.body)
             except Exception:  # an unreadable success body: the spans were still accepted
                 log_once("otlp-response", "c13_middleware: OTLP: could not read the response of %s", self.endpoint)
         rejected = min(max(rejected, 0), count)

@@ -1,8 +1,10 @@
-"""When and how long to wait before sending an OTLP request again (OTLP/HTTP's rules).
+"""When and how long to wait before sending an OTLP request again.
 
-429, 502, 503 and 504 are retried, as are connection failures and timeouts; every other 4xx/5xx is final. The
-wait is the server's ``Retry-After`` when it gives one (seconds or an HTTP date), else exponential backoff with
-random jitter. Nothing is retried past the deadline: a wait that would end after it gives up at once.
+OTLP/HTTP: 429, 502, 503 and 504 are retried, as are connection failures and timeouts; every other 4xx/5xx is
+final. OTLP/gRPC: the status codes of ``RETRYABLE_GRPC_CODES`` are retried, and ``RESOURCE_EXHAUSTED`` only when
+the server sends ``RetryInfo``; every other code is final. The wait is the server's (``Retry-After``, or
+``RetryInfo.retry_delay``) when it gives one, else exponential backoff with random jitter. Nothing is retried past
+the deadline: a wait that would end after it gives up at once.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from dataclasses import dataclass
 from datetime import timezone
 
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+RETRYABLE_GRPC_CODES = frozenset(
+    {"CANCELLED", "DEADLINE_EXCEEDED", "ABORTED", "OUT_OF_RANGE", "UNAVAILABLE", "DATA_LOSS"}
+)
 MAX_RETRY_AFTER = 3600.0  # ignore absurd values: the deadline bounds the wait anyway
 
 
@@ -33,11 +38,18 @@ def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -
         return None
     if when.tzinfo is None:  # HTTP dates are GMT; a "-0000" zone parses as naive
         when = when.replace(tzinfo=timezone.utc)
-    return _clamp(when.timestamp() - now())
+    return clamp_delay(when.timestamp() - now())
 
 
-def _clamp(seconds: float) -> float:
+def clamp_delay(seconds: float) -> float:
+    """A server's wait, kept within ``[0, MAX_RETRY_AFTER]``."""
     return min(max(0.0, seconds), MAX_RETRY_AFTER)
+
+
+def grpc_retryable(code: str, has_retry_info: bool) -> bool:
+    """Whether a gRPC status code (its name) may be retried. ``RESOURCE_EXHAUSTED`` may only when the server says,
+    with ``RetryInfo``, that the exhaustion will pass (a quota that is used up for good would be retried forever)."""
+    return code in RETRYABLE_GRPC_CODES or (code == "RESOURCE_EXHAUSTED" and has_retry_info)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import socket
 import ssl
@@ -9,6 +10,10 @@ import threading
 from collections.abc import Mapping
 from typing import NamedTuple
 from urllib.parse import urlsplit
+
+from .._version import __version__
+from .retry import RETRYABLE_STATUS, parse_retry_after
+from .sender import Attempt
 
 MAX_RESPONSE_BYTES = 64 * 1024  # an export response is small; a larger body is cut and the connection dropped
 
@@ -35,13 +40,32 @@ def build_ssl_context(
     return context
 
 
+RESERVED_HEADERS = frozenset({"content-type", "content-encoding", "content-length"})  # set from the settings
+
+
 class HTTPSender:
     """One connection, reused between requests and reopened when it breaks. Not for concurrent use: the exporter
     sends one request at a time. ``abort`` (from any thread) breaks off a request in flight."""
 
-    def __init__(self, url: str, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        content_type: str,
+        headers: Mapping[str, str] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        *,
+        compress: bool = False,
+    ) -> None:
         parts = urlsplit(url)
         self.url = url
+        self.headers = {
+            **{k: v for k, v in (headers or {}).items() if k.lower() not in RESERVED_HEADERS},
+            "Content-Type": content_type,
+            "User-Agent": f"c13-middleware/{__version__}",
+        }
+        if compress:
+            self.headers["Content-Encoding"] = "gzip"
+        self.compress = compress
         self.https = parts.scheme == "https"
         self.host = parts.hostname or "localhost"
         self.port = parts.port or (443 if self.https else 80)
@@ -55,6 +79,26 @@ class HTTPSender:
         if self.https:
             return http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=self._ssl_context)
         return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+
+    def prepare(self, body: bytes) -> bytes:
+        return gzip.compress(body, compresslevel=6) if self.compress else body
+
+    def send(self, body: bytes, timeout: float) -> Attempt:
+        try:
+            response = self.post(body, self.headers, timeout)
+        except TRANSPORT_ERRORS as exc:
+            name = type(exc).__name__
+            return Attempt(False, retryable=True, kind=f"unreachable:{name}", problem=f"is unreachable ({name}: {exc})")
+        if 200 <= response.status < 300:
+            return Attempt(True, body=response.body, json="json" in response.headers.get("content-type", ""))
+        retryable = response.status in RETRYABLE_STATUS
+        return Attempt(
+            False,
+            retryable=retryable,
+            retry_after=parse_retry_after(response.headers.get("retry-after")) if retryable else None,
+            kind=f"http-{response.status}",
+            problem=f"answered {response.status} {response.reason}",
+        )
 
     def post(self, body: bytes, headers: Mapping[str, str], timeout: float) -> Response:
         """Send once; raise one of ``TRANSPORT_ERRORS`` when no response came back.

@@ -1,4 +1,7 @@
-"""A small local OTLP/HTTP receiver for the export tests: records what it is sent and answers as scripted."""
+"""A small local OTLP/HTTP receiver for the export tests: records what it is sent and answers as scripted.
+
+``Collector`` is what it shares with the gRPC one (grpc_receiver.py), so that the delivery tests run on both.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,13 @@ import collections
 import gzip
 import json
 import ssl
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess,
@@ -44,19 +49,79 @@ class Reply:
     close: bool = False  # close the connection after answering, without saying so (a stale keep-alive)
 
 
-class Receiver:
-    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
-        self.received: list[Received] = []
-        self.replies: collections.deque[Reply] = collections.deque()
-        self.default = Reply()
-        self.release = threading.Event()
+R = TypeVar("R")  # a request as recorded
+A = TypeVar("A")  # an answer as scripted
+
+
+class Collector(Generic[R, A]):
+    """Requests recorded in arrival order; answers scripted in order, then ``default``. The answer factories say
+    the same things in each protocol's terms, for the tests that both protocols run."""
+
+    protocol: str  # what the exporter must speak
+    endpoint: str  # where it must send
+
+    def __init__(self, default: A) -> None:
+        self.received: list[R] = []
+        self.replies: collections.deque[A] = collections.deque()
+        self.default = default
+        self.release = threading.Event()  # ends the waits of hanging answers
         self.arrived = threading.Condition()
+
+    def reply(self, *replies: A) -> None:
+        """Answer the next requests with these, then with ``default``."""
+        self.replies.extend(replies)
+
+    def wait_for(self, count: int, timeout: float = 5.0) -> bool:
+        with self.arrived:
+            return self.arrived.wait_for(lambda: len(self.received) >= count, timeout)
+
+    def next_answer(self, request: R) -> A:
+        """Record ``request`` and pick its answer."""
+        answer = self.replies.popleft() if self.replies else self.default
+        with self.arrived:
+            self.received.append(request)
+            self.arrived.notify_all()
+        return answer
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def retryable(self, delay: int | None = None) -> A:
+        """An answer to retry (after ``delay`` seconds, when the server says)."""
+        raise NotImplementedError
+
+    def retryable_answers(self) -> list[A]:
+        """One answer of each retryable kind."""
+        raise NotImplementedError
+
+    def final(self) -> A:
+        """An answer never to retry, even though the server gives a delay."""
+        raise NotImplementedError
+
+    def final_answers(self) -> list[A]:
+        """Answers never to retry, of several kinds."""
+        raise NotImplementedError
+
+    def hanging(self) -> A:
+        """No answer until the collector is closed."""
+        raise NotImplementedError
+
+    def partial_success(self, rejected: int, message: str, *, as_json: bool = False) -> A:
+        raise NotImplementedError
+
+
+class Receiver(Collector[Received, Reply]):
+    protocol = "http/protobuf"
+
+    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
+        super().__init__(Reply())
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.server.daemon_threads = True
         if ssl_context is not None:
             self.server.socket = ssl_context.wrap_socket(self.server.socket, server_side=True)
         self.scheme = "https" if ssl_context is not None else "http"
         self.port = self.server.server_address[1]
+        self.endpoint = self.url
         self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
 
@@ -68,19 +133,32 @@ class Receiver:
     def url(self) -> str:
         return f"{self.base_url}/v1/traces"
 
-    def reply(self, *replies: Reply) -> None:
-        """Answer the next requests with these, then with ``default``."""
-        self.replies.extend(replies)
-
-    def wait_for(self, count: int, timeout: float = 5.0) -> bool:
-        with self.arrived:
-            return self.arrived.wait_for(lambda: len(self.received) >= count, timeout)
-
     def close(self) -> None:
         self.release.set()
         self.server.shutdown()
         self.server.server_close()
         self._thread.join(5)
+
+    def retryable(self, delay: int | None = None) -> Reply:
+        return Reply(503, {} if delay is None else {"Retry-After": str(delay)})
+
+    def retryable_answers(self) -> list[Reply]:
+        return [Reply(status) for status in (429, 502, 503, 504)]
+
+    def final(self) -> Reply:
+        return Reply(400, {"Retry-After": "0"})
+
+    def final_answers(self) -> list[Reply]:
+        return [Reply(status) for status in (400, 401, 404, 413, 500)]
+
+    def hanging(self) -> Reply:
+        return Reply(hang=True)
+
+    def partial_success(self, rejected: int, message: str, *, as_json: bool = False) -> Reply:
+        if as_json:
+            body = json.dumps({"partialSuccess": {"rejectedSpans": str(rejected), "errorMessage": message}})
+            return Reply(body=body.encode())
+        return Reply(body=partial_success_proto(rejected, message))
 
 
 def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
@@ -95,10 +173,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             headers = {k.lower(): v for k, v in self.headers.items()}
             body = gzip.decompress(raw) if headers.get("content-encoding") == "gzip" else raw
-            reply = receiver.replies.popleft() if receiver.replies else receiver.default
-            with receiver.arrived:
-                receiver.received.append(Received(self.path, headers, raw, body, time.monotonic(), self.client_address))
-                receiver.arrived.notify_all()
+            reply = receiver.next_answer(Received(self.path, headers, raw, body, time.monotonic(), self.client_address))
             if reply.hang:
                 receiver.release.wait(30)
             is_json = headers.get("content-type") == "application/json"
@@ -119,6 +194,18 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
 
     return Handler
+
+
+def make_certificate(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key (needs the openssl command)."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
 
 
 def partial_success_proto(rejected: int, message: str) -> bytes:

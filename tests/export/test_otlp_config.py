@@ -23,6 +23,7 @@ OTEL_VARS = [
         "CERTIFICATE",
         "CLIENT_KEY",
         "CLIENT_CERTIFICATE",
+        "INSECURE",
     )
 ]
 
@@ -93,7 +94,7 @@ def test_timeout_compression_protocol_from_env(monkeypatch: pytest.MonkeyPatch) 
         ("OTEL_EXPORTER_OTLP_TIMEOUT", "soon", "timeout", 10.0),
         ("OTEL_EXPORTER_OTLP_TIMEOUT", "-5", "timeout", 10.0),
         ("OTEL_EXPORTER_OTLP_COMPRESSION", "brotli", "compression", "none"),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", "protocol", "http/protobuf"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/thrift", "protocol", "http/protobuf"),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318", "endpoint", DEFAULT_ENDPOINT),
     ],
 )
@@ -115,7 +116,7 @@ def test_bad_env_values_fall_back_with_a_log(
     [
         {"endpoint": "collector:4318"},
         {"endpoint": "ftp://collector/v1/traces"},
-        {"protocol": "grpc"},
+        {"protocol": "http/thrift"},
         {"timeout": 0},
         {"compression": "zstd"},
     ],
@@ -157,7 +158,7 @@ def test_configured_from_env_end_to_end(
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "3000")
-    otlp = make_exporter(endpoint=None, environ=None)  # nothing given: all from os.environ
+    otlp = make_exporter(protocol=None, endpoint=None, environ=None)  # nothing given: all from os.environ
     assert otlp.settings.timeout == 3.0
     tracer.start_span("from-env").end()
     assert otlp.export(exporter.get_finished_spans()) is ExportResult.SUCCESS

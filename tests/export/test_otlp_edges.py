@@ -7,12 +7,11 @@ import enum
 import json
 import shutil
 import ssl
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from otlp_receiver import Receiver, Reply, attributes, json_attributes
+from otlp_receiver import Receiver, Reply, attributes, json_attributes, make_certificate
 
 from c13_middleware import (
     Event,
@@ -212,13 +211,7 @@ def test_unreadable_success_body_still_counts_as_sent(
 def test_https_with_a_certificate_from_the_environment(
     tmp_path: Path, tracer: Tracer, exporter: InMemoryExporter
 ) -> None:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True,
-    )  # fmt: skip
+    cert, key = make_certificate(tmp_path)
     server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_context.load_cert_chain(cert, key)
     receiver = Receiver(server_context)

@@ -1,5 +1,9 @@
 """Delivery: compression, keep-alive, retries (Retry-After, backoff, the time bound), failures, shutdown, and a
-collector that hangs never slowing the application."""
+collector that hangs never slowing the application.
+
+The tests marked ``BOTH`` run over OTLP/HTTP and over OTLP/gRPC (a real grpc.server), through ``Collector``'s
+answers in each protocol's terms: the exporter's retry loop is one for both. test_otlp_grpc.py has the rest of gRPC.
+"""
 
 from __future__ import annotations
 
@@ -9,22 +13,18 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
-from otlp_receiver import Receiver, Reply, partial_success_proto
+from otlp_receiver import Collector, Receiver, Reply
 
-from c13_middleware import ExportResult, InMemoryExporter, Span, Tracer
+from c13_middleware import ExportResult, Span, Tracer
 from c13_middleware._otlp import Backoff, OTLPExporter
 from c13_middleware._otlp.retry import RetryClock, parse_retry_after
 
 MakeExporter = Callable[..., OTLPExporter]
-
-
-@pytest.fixture
-def spans(tracer: Tracer, exporter: InMemoryExporter) -> list[Span]:
-    for i in range(5):
-        tracer.start_span(f"span-{i}", attributes={"i": i}).end()
-    return exporter.get_finished_spans()
+AnyCollector = Collector[Any, Any]
+BOTH = pytest.mark.parametrize("receiver", ["http", "grpc"], indirect=True)
 
 
 def _messages(caplog: pytest.LogCaptureFixture, text: str) -> list[str]:
@@ -68,17 +68,18 @@ def test_connection_closed_by_the_server_is_reopened_at_once(
     assert len(receiver.received) == 2 and otlp.retries == 0
 
 
-def test_503_with_retry_after_is_honoured(
-    receiver: Receiver, make_exporter: MakeExporter, spans: list[Span], caplog: pytest.LogCaptureFixture
+@BOTH
+def test_server_delay_is_honoured(
+    receiver: AnyCollector, make_exporter: MakeExporter, spans: list[Span], caplog: pytest.LogCaptureFixture
 ) -> None:
-    receiver.reply(Reply(503, {"Retry-After": "1"}))
+    receiver.reply(receiver.retryable(delay=1))  # Retry-After, or RetryInfo's retry_delay
     otlp = make_exporter(backoff=Backoff(initial=0.01, maximum=0.01))  # backoff alone would retry after 10 ms
     assert otlp.export(spans) is ExportResult.SUCCESS
     first, second = receiver.received
     assert 0.9 <= second.at - first.at < 2.5
-    assert second.body == first.body
+    assert second.proto() == first.proto()
     assert otlp.retries == 1 and otlp.spans_sent == len(spans) and otlp.export_failures == 0
-    assert _messages(caplog, "503")
+    assert len(_messages(caplog, "retrying")) == 1
 
 
 def test_retry_after_http_date(receiver: Receiver, make_exporter: MakeExporter, spans: list[Span]) -> None:
@@ -90,20 +91,25 @@ def test_retry_after_http_date(receiver: Receiver, make_exporter: MakeExporter, 
     assert 0.5 <= second.at - first.at < 3
 
 
-def test_429_then_success_backs_off(receiver: Receiver, make_exporter: MakeExporter, spans: list[Span]) -> None:
-    receiver.reply(Reply(429), Reply(502), Reply(504))
-    otlp = make_exporter(backoff=Backoff(initial=0.05, maximum=1.0, jitter=0))
+@BOTH
+def test_retryable_answers_back_off_exponentially(
+    receiver: AnyCollector, make_exporter: MakeExporter, spans: list[Span]
+) -> None:
+    answers = receiver.retryable_answers()  # 429, 502, 503, 504; or CANCELLED, DEADLINE_EXCEEDED, ... DATA_LOSS
+    receiver.reply(*answers)
+    otlp = make_exporter(backoff=Backoff(initial=0.01, maximum=1.0, jitter=0))
     assert otlp.export(spans) is ExportResult.SUCCESS
     times = [r.at for r in receiver.received]
-    assert len(times) == 4 and otlp.retries == 3
+    assert len(times) == len(answers) + 1 and otlp.retries == len(answers)
     waits = [b - a for a, b in zip(times, times[1:], strict=False)]
-    assert waits[0] >= 0.045 and waits[1] >= 0.09 and waits[2] >= 0.18  # 0.05, 0.1, 0.2: exponential
+    assert all(wait >= 0.009 * 2**i for i, wait in enumerate(waits))  # 0.01, 0.02, 0.04, ...: exponential
 
 
+@BOTH
 def test_gives_up_after_max_retry_time(
-    receiver: Receiver, make_exporter: MakeExporter, spans: list[Span], caplog: pytest.LogCaptureFixture
+    receiver: AnyCollector, make_exporter: MakeExporter, spans: list[Span], caplog: pytest.LogCaptureFixture
 ) -> None:
-    receiver.default = Reply(503)
+    receiver.default = receiver.retryable()
     otlp = make_exporter(max_retry_time=0.5)
     started = time.monotonic()
     assert otlp.export(spans) is ExportResult.FAILURE
@@ -117,38 +123,46 @@ def test_gives_up_after_max_retry_time(
     assert otlp.export_failures == 2 and otlp.spans_dropped == 2 * len(spans)
 
 
-def test_retry_after_beyond_the_bound_gives_up_without_waiting(
-    receiver: Receiver, make_exporter: MakeExporter, spans: list[Span]
+@BOTH
+def test_server_delay_beyond_the_bound_gives_up_without_waiting(
+    receiver: AnyCollector, make_exporter: MakeExporter, spans: list[Span]
 ) -> None:
-    receiver.reply(Reply(503, {"Retry-After": "30"}))
+    receiver.reply(receiver.retryable(delay=30))
     otlp = make_exporter(max_retry_time=2)
     started = time.monotonic()
     assert otlp.export(spans) is ExportResult.FAILURE
     assert time.monotonic() - started < 1 and len(receiver.received) == 1
 
 
-def test_400_is_not_retried(
-    receiver: Receiver, make_exporter: MakeExporter, spans: list[Span], caplog: pytest.LogCaptureFixture
+@BOTH
+def test_final_answer_is_not_retried(
+    receiver: AnyCollector, make_exporter: MakeExporter, spans: list[Span], caplog: pytest.LogCaptureFixture
 ) -> None:
-    receiver.default = Reply(400, {"Retry-After": "0"})
+    receiver.default = receiver.final()  # 400, or INVALID_ARGUMENT: with a delay from the server, still final
     otlp = make_exporter()
     assert otlp.export(spans) is ExportResult.FAILURE
+    assert otlp.export(spans) is ExportResult.FAILURE
     time.sleep(0.1)
-    assert len(receiver.received) == 1 and otlp.retries == 0
-    assert otlp.spans_dropped == len(spans) and otlp.export_failures == 1
-    assert _messages(caplog, "400")
+    assert len(receiver.received) == 2 and otlp.retries == 0
+    assert otlp.spans_dropped == 2 * len(spans) and otlp.export_failures == 2 and otlp.spans_sent == 0
+    logged = _messages(caplog, "not retryable")
+    assert len(logged) == 1 and ("400" in logged[0] or "INVALID_ARGUMENT (bad span)" in logged[0])
 
 
-@pytest.mark.parametrize("status", [401, 404, 413, 500])
-def test_other_errors_are_final(
-    receiver: Receiver, make_exporter: MakeExporter, spans: list[Span], status: int
+@BOTH
+def test_other_final_answers(receiver: AnyCollector, make_exporter: MakeExporter, spans: list[Span]) -> None:
+    otlp = make_exporter()
+    for count, answer in enumerate(receiver.final_answers(), 1):
+        receiver.reply(answer)
+        assert otlp.export(spans) is ExportResult.FAILURE
+        assert len(receiver.received) == count
+    assert otlp.retries == 0
+
+
+@BOTH
+def test_connection_refused(
+    receiver: AnyCollector, make_exporter: MakeExporter, spans: list[Span], caplog: pytest.LogCaptureFixture
 ) -> None:
-    receiver.default = Reply(status)
-    assert make_exporter().export(spans) is ExportResult.FAILURE
-    assert len(receiver.received) == 1
-
-
-def test_connection_refused(make_exporter: MakeExporter, spans: list[Span], caplog: pytest.LogCaptureFixture) -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -158,11 +172,13 @@ def test_connection_refused(make_exporter: MakeExporter, spans: list[Span], capl
     assert otlp.export(spans) is ExportResult.FAILURE
     assert time.monotonic() - started < 2
     assert otlp.retries >= 2 and otlp.export_failures == 2 and otlp.spans_dropped == 2 * len(spans)
-    assert len(_messages(caplog, "cannot reach")) == 1
+    logged = _messages(caplog, "retrying")  # unreachable; or UNAVAILABLE
+    assert len(logged) == 1 and ("is unreachable" in logged[0] or "UNAVAILABLE" in logged[0])
 
 
-def test_timeout_bounds_an_attempt(receiver: Receiver, make_exporter: MakeExporter, spans: list[Span]) -> None:
-    receiver.default = Reply(hang=True)
+@BOTH
+def test_timeout_bounds_an_attempt(receiver: AnyCollector, make_exporter: MakeExporter, spans: list[Span]) -> None:
+    receiver.default = receiver.hanging()
     otlp = make_exporter(timeout=0.2, max_retry_time=0.5)
     started = time.monotonic()
     assert otlp.export(spans) is ExportResult.FAILURE
@@ -170,15 +186,19 @@ def test_timeout_bounds_an_attempt(receiver: Receiver, make_exporter: MakeExport
     assert len(receiver.received) >= 2  # a timed-out attempt is retried within the bound
 
 
-@pytest.mark.parametrize("protocol", ["http/protobuf", "http/json"])
+@pytest.mark.parametrize(
+    ("receiver", "protocol"),
+    [("http", "http/protobuf"), ("http", "http/json"), ("grpc", "grpc")],
+    indirect=["receiver"],
+)
 def test_partial_success_is_read_counted_and_logged_once(
-    receiver: Receiver, make_exporter: MakeExporter, spans: list[Span], caplog: pytest.LogCaptureFixture, protocol: str
+    receiver: AnyCollector,
+    make_exporter: MakeExporter,
+    spans: list[Span],
+    caplog: pytest.LogCaptureFixture,
+    protocol: str,
 ) -> None:
-    if protocol == "http/json":
-        body = b'{"partialSuccess": {"rejectedSpans": "2", "errorMessage": "attribute too long"}}'
-    else:
-        body = partial_success_proto(2, "attribute too long")
-    receiver.default = Reply(body=body)
+    receiver.default = receiver.partial_success(2, "attribute too long", as_json=protocol == "http/json")
     otlp = make_exporter(protocol=protocol)
     assert otlp.export(spans) is ExportResult.SUCCESS  # partial success is not retried
     assert otlp.export(spans) is ExportResult.SUCCESS
@@ -188,20 +208,22 @@ def test_partial_success_is_read_counted_and_logged_once(
     assert len(logged) == 1 and "attribute too long" in logged[0] and "2 of 5" in logged[0]
 
 
+@BOTH
 def test_partial_success_warning_without_rejections(
-    receiver: Receiver, make_exporter: MakeExporter, spans: list[Span], caplog: pytest.LogCaptureFixture
+    receiver: AnyCollector, make_exporter: MakeExporter, spans: list[Span], caplog: pytest.LogCaptureFixture
 ) -> None:
-    receiver.default = Reply(body=partial_success_proto(0, "deprecated attribute"))
+    receiver.default = receiver.partial_success(0, "deprecated attribute")
     otlp = make_exporter()
     assert otlp.export(spans) is ExportResult.SUCCESS
     assert otlp.spans_rejected == 0 and otlp.spans_sent == len(spans)
     assert _messages(caplog, "deprecated attribute")
 
 
+@BOTH
 def test_shutdown_interrupts_a_backoff_wait_and_later_exports_fail_fast(
-    receiver: Receiver, make_exporter: MakeExporter, spans: list[Span]
+    receiver: AnyCollector, make_exporter: MakeExporter, spans: list[Span]
 ) -> None:
-    receiver.default = Reply(503, {"Retry-After": "20"})
+    receiver.default = receiver.retryable(delay=20)
     otlp = make_exporter(max_retry_time=60)
     results: list[ExportResult] = []
     worker = threading.Thread(target=lambda: results.append(otlp.export(spans)))
@@ -217,23 +239,26 @@ def test_shutdown_interrupts_a_backoff_wait_and_later_exports_fail_fast(
     assert time.monotonic() - started < 0.1 and len(receiver.received) == 1
 
 
+@BOTH
 def test_shutdown_breaks_off_a_hanging_request(
-    receiver: Receiver, make_exporter: MakeExporter, spans: list[Span]
+    receiver: AnyCollector, make_exporter: MakeExporter, spans: list[Span]
 ) -> None:
-    receiver.default = Reply(hang=True)
-    otlp = make_exporter(timeout=30)
+    receiver.default = receiver.hanging()
+    otlp = make_exporter(timeout=30, max_retry_time=30)
     results: list[ExportResult] = []
     worker = threading.Thread(target=lambda: results.append(otlp.export(spans)))
     worker.start()
     assert receiver.wait_for(1)
+    started = time.monotonic()
     otlp.shutdown()
     worker.join(5)
-    assert results == [ExportResult.FAILURE]
+    assert results == [ExportResult.FAILURE] and time.monotonic() - started < 1.5
 
 
-def test_hanging_collector_does_not_slow_requests(receiver: Receiver, make_exporter: MakeExporter) -> None:
+@BOTH
+def test_hanging_collector_does_not_slow_requests(receiver: AnyCollector, make_exporter: MakeExporter) -> None:
     """Measured with a timeout, not a benchmark: requests must not wait on the exporter."""
-    receiver.default = Reply(hang=True)
+    receiver.default = receiver.hanging()
     otlp = make_exporter(timeout=30, max_retry_time=30)
     app = Tracer(service_name="app", exporter=otlp)  # batch mode: the default
     try:
@@ -273,13 +298,15 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after(email.utils.formatdate(fixed - 30, usegmt=True), now=lambda: fixed) == 0
 
 
-def test_export_of_nothing_sends_nothing(receiver: Receiver, make_exporter: MakeExporter) -> None:
+@BOTH
+def test_export_of_nothing_sends_nothing(receiver: AnyCollector, make_exporter: MakeExporter) -> None:
     assert make_exporter().export([]) is ExportResult.SUCCESS
     assert receiver.received == []
 
 
+@BOTH
 def test_suppressed_in_batch_thread(
-    receiver: Receiver, make_exporter: MakeExporter, caplog: pytest.LogCaptureFixture
+    receiver: AnyCollector, make_exporter: MakeExporter, caplog: pytest.LogCaptureFixture
 ) -> None:
     """End to end through the batch processor: spans arrive, and the exporter's own call is not traced."""
     otlp = make_exporter()
