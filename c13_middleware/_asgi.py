@@ -94,11 +94,14 @@ class C13ASGIMiddleware:
     def _finish(self, request: ServerRequest, scope: Scope) -> None:
         if request.finished:
             return
+        self._name_route(request, scope)
+        request.finish()
+
+    def _name_route(self, request: ServerRequest, scope: Scope) -> None:
         try:
             request.set_route(self.route_for(scope))
         except Exception:
             log_once("route-for", "c13_middleware: could not read the route template", exc_info=True)
-        request.finish()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -134,6 +137,8 @@ class C13ASGIMiddleware:
                 if held:
                     # A one-chunk body means the handler's work is done: stop the profile and report it in the head.
                     # A streamed body gets its head now, without the figures; the profile runs to the last chunk.
+                    # The router has matched by now: name the span first, so the report carries the route.
+                    self._name_route(request, scope)
                     await send(_with_headers(held.pop(), request.profile_headers(streamed=not last)))
                 if last:
                     try:

@@ -83,6 +83,7 @@ def test_token_triggered_profile_on_starlette(options: dict[str, Any], exporter:
     assert span.attributes["c13.profile.id"] == profile_id
     report = get_profile(profile_id)
     assert report is not None and report.span_id == span.context.span_id
+    assert report.name == span.name == "GET /work"  # named after the route, though it ended before the span
     assert report.wall_s >= 0.15
     assert any(f.name.endswith("burn_cpu_in_handler") for f in report.top_functions[:3])
 
@@ -175,6 +176,7 @@ def test_token_triggered_profile_on_flask(options: dict[str, Any], exporter: InM
     assert span.attributes["c13.profile.id"] == profile_id
     report = get_profile(profile_id)
     assert report is not None and any(f.name.endswith("burn_cpu_in_handler") for f in report.top_functions[:3])
+    assert report.name == "GET /work"
 
 
 def test_token_triggered_profile_on_django(options: dict[str, Any], exporter: InMemoryExporter) -> None:
