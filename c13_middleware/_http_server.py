@@ -68,12 +68,16 @@ class ServerCore:
         self, scheme: str, host: str | None, server: tuple[str, int | None] | None, path: str, query: str
     ) -> bool:
         """OpenTelemetry's rule: each regex is searched in the full URL, ``scheme://host[:port]/path?query``."""
-        if not host and server is not None:
-            name = f"[{server[0]}]" if ":" in server[0] else server[0]
-            default_port = server[1] is None or (scheme, server[1]) in (("http", 80), ("https", 443))
-            host = name if default_port else f"{name}:{server[1]}"
-        url = f"{scheme}://{host or ''}{path}" + (f"?{query}" if query else "")
-        return any(rule.search(url) for rule in self._url_excluded)
+        try:
+            if not host and server is not None:
+                name = f"[{server[0]}]" if ":" in server[0] else server[0]
+                default_port = server[1] is None or (scheme, server[1]) in (("http", 80), ("https", 443))
+                host = name if default_port else f"{name}:{server[1]}"
+            url = f"{scheme}://{host or ''}{path}" + (f"?{query}" if query else "")
+            return any(rule.search(url) for rule in self._url_excluded)
+        except Exception:  # a server's odd scope or environ values: trace the request rather than fail it
+            log_once("exclude-urls", "c13_middleware: could not match a request URL to exclude_urls", exc_info=True)
+            return False
 
     def start(
         self,

@@ -127,7 +127,10 @@ def test_url_is_built_from_the_server_address_without_a_host_header(
     request = core.start("GET", "/x", "http", "a=1", None, None, None, server=("::1", 8080))
     assert request is not None
     request.finish()
-    assert traced(exporter) == ["/x"]
+    odd = core.start("GET", "/z", "http", "", None, None, None, server=(b"bytes-host", 80))  # type: ignore[arg-type]
+    assert odd is not None  # traced, not failed
+    odd.finish()
+    assert traced(exporter) == ["/x", "/z"]
 
 
 def test_bad_patterns_fail_at_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
