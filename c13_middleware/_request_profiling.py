@@ -90,9 +90,14 @@ class RequestProfile:
             children: list[tuple[str, float]] = []
             for span in self._spans:
                 duration = (span.duration_ns or 0) / 1e9
-                children.append((span.name, duration))
-                if span.kind is SpanKind.CLIENT and duration >= slow_io:
-                    self.session.record_io(span.name, duration, _where(span))
+                if span.kind is SpanKind.CLIENT:
+                    # "GET" alone says little in Server-Timing when a request makes several calls: add the peer.
+                    address = span.attributes.get("server.address")
+                    children.append((f"{span.name} {address}" if address else span.name, duration))
+                    if duration >= slow_io:
+                        self.session.record_io(span.name, duration, _where(span))
+                else:
+                    children.append((span.name, duration))
             self.session.name = self.span.name  # the route is known by now ("GET /items/{id}")
             report = finish_profile(self.session, self.decision)
             if report is None:
