@@ -110,11 +110,6 @@ class ServerRequest:
         if decision is not None and profiler is not None and self.profile is None:
             self.profile = profiler.begin(decision, self.span, frame)
 
-    def finish_profile(self) -> list[tuple[str, str]]:
-        """Stop the profile (if any) and return the headers it adds to the response."""
-        profile = self.profile
-        return profile.finish() if profile is not None else []
-
     def profile_headers(self, streamed: bool) -> list[tuple[str, str]]:
         """The profile's headers for the response head, sent once the handler is done. A streamed body's work is not
         done yet: its head gets only the id (if the caller may see it) and the profile runs on to the last chunk,

@@ -58,15 +58,10 @@ class _AioClientBase:
         self._tracing = tracing
 
     async def _intercept(self, continuation: Any, details: grpc.aio.ClientCallDetails, request: Any) -> Any:
-        started = self._tracing.start(details.method)
+        started = self._tracing.start(details, _with_metadata)
         if started is None:
             return await continuation(details, request)
-        call_span, fields = started
-        if fields:
-            try:
-                details = _with_metadata(details, fields)
-            except Exception:
-                log_once("grpc-aio-metadata", "c13_middleware: could not add trace metadata", exc_info=True)
+        call_span, details = started
         try:
             call = await continuation(details, request)
         except BaseException as exc:

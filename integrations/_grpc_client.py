@@ -84,15 +84,10 @@ class C13ClientInterceptor(
         self._tracing = ClientTracing(target, options)
 
     def _intercept(self, continuation: Any, details: grpc.ClientCallDetails, request: Any) -> Any:
-        started = self._tracing.start(details.method)
+        started = self._tracing.start(details, with_metadata)
         if started is None:
             return continuation(details, request)
-        call, fields = started
-        if fields:
-            try:
-                details = with_metadata(details, fields)
-            except Exception:
-                log_once("grpc-metadata", "c13_middleware: could not add trace metadata", exc_info=True)
+        call, details = started
         try:
             outcome = continuation(details, request)
         except BaseException as exc:

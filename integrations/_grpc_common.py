@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import grpc
 from grpc.aio import AbortError
@@ -146,8 +147,12 @@ class RpcSpan:
             )
 
 
+_D = TypeVar("_D", grpc.ClientCallDetails, grpc.aio.ClientCallDetails)
+
+
 class ClientTracing:
-    """The client side shared by the sync and aio interceptors: start the CLIENT span, compute the metadata to add."""
+    """The client side shared by the sync and aio interceptors: start the CLIENT span, add the context to the call's
+    metadata (``with_metadata`` builds the sync or aio call details)."""
 
     __slots__ = ("pipeline", "target", "address", "port")
 
@@ -156,13 +161,13 @@ class ClientTracing:
         self.target = target or ""
         self.address, self.port = parse_target(target)
 
-    def start(self, method: str | bytes) -> tuple[RpcSpan, list[tuple[str, str]]] | None:
-        """The call's span and the ``(key, value)`` metadata to send; None when suppressed or on failure."""
+    def start(self, details: _D, with_metadata: Callable[[_D, list[tuple[str, str]]], _D]) -> tuple[RpcSpan, _D] | None:
+        """The call's span and its call details carrying the context; None when suppressed or on failure."""
         if _suppressed.get():
             return None
         try:
             tracer, settings = self.pipeline.resolve()
-            name, base = method_attributes(method)
+            name, base = method_attributes(details.method)
             attributes = dict(base)
             if self.address:
                 attributes["server.address"] = self.address
@@ -177,10 +182,12 @@ class ClientTracing:
         except Exception:
             log_once("grpc-client-start", "c13_middleware: could not start a gRPC client span", exc_info=True)
             return None
-        fields: list[tuple[str, str]] = []
         try:
             if settings.propagates_to(self.address or "", self.port, self.target):
+                fields: list[tuple[str, str]] = []
                 inject_context(metadata_setter(fields), call.span, settings)
+                if fields:
+                    details = with_metadata(details, fields)
         except Exception:
             log_once("grpc-client-inject", "c13_middleware: could not add trace metadata", exc_info=True)
-        return call, fields
+        return call, details

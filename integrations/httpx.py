@@ -89,7 +89,18 @@ def _responded(call: HttpClientCall, response: httpx.Response, *, sync: bool) ->
     return response
 
 
-class _TracedStream(httpx.SyncByteStream):
+class _EndsWithBody:
+    """What both response-body wrappers share: the call they end, also when garbage-collected unclosed."""
+
+    _call: HttpClientCall
+
+    def __del__(self) -> None:
+        call = getattr(self, "_call", None)
+        if call is not None and not call.finished:
+            call.finish(**{_ABANDONED: True})
+
+
+class _TracedStream(_EndsWithBody, httpx.SyncByteStream):
     """The response body: ends the span on close (httpx closes after a full read), on a read error, or when the
     response is garbage-collected unclosed (then with ``c13.http.response.abandoned=true``)."""
 
@@ -110,13 +121,8 @@ class _TracedStream(httpx.SyncByteStream):
         finally:
             self._call.finish()
 
-    def __del__(self) -> None:
-        call = getattr(self, "_call", None)
-        if call is not None and not call.finished:
-            call.finish(**{_ABANDONED: True})
 
-
-class _AsyncTracedStream(httpx.AsyncByteStream):
+class _AsyncTracedStream(_EndsWithBody, httpx.AsyncByteStream):
     """As ``_TracedStream``; a cancelled read also ends the span (``error.type`` = the cancellation's class)."""
 
     def __init__(self, stream: httpx.AsyncByteStream, call: HttpClientCall) -> None:
@@ -136,11 +142,6 @@ class _AsyncTracedStream(httpx.AsyncByteStream):
             await self._stream.aclose()
         finally:
             self._call.finish()
-
-    def __del__(self) -> None:
-        call = getattr(self, "_call", None)
-        if call is not None and not call.finished:
-            call.finish(**{_ABANDONED: True})
 
 
 _T = TypeVar("_T", bound="_Sharing")

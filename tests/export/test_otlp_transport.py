@@ -219,12 +219,8 @@ def test_partial_success_warning_without_rejections(
     assert _messages(caplog, "deprecated attribute")
 
 
-@BOTH
-def test_shutdown_interrupts_a_backoff_wait_and_later_exports_fail_fast(
-    receiver: AnyCollector, make_exporter: MakeExporter, spans: list[Span]
-) -> None:
-    receiver.default = receiver.retryable(delay=20)
-    otlp = make_exporter(max_retry_time=60)
+def shut_down_during_export(otlp: Any, receiver: AnyCollector, spans: list[Span]) -> None:
+    """Export in a thread, shut down once the receiver has the request: the export fails within 1.5 s."""
     results: list[ExportResult] = []
     worker = threading.Thread(target=lambda: results.append(otlp.export(spans)))
     worker.start()
@@ -234,6 +230,15 @@ def test_shutdown_interrupts_a_backoff_wait_and_later_exports_fail_fast(
     worker.join(5)
     assert not worker.is_alive() and results == [ExportResult.FAILURE]
     assert time.monotonic() - started < 1.5
+
+
+@BOTH
+def test_shutdown_interrupts_a_backoff_wait_and_later_exports_fail_fast(
+    receiver: AnyCollector, make_exporter: MakeExporter, spans: list[Span]
+) -> None:
+    receiver.default = receiver.retryable(delay=20)
+    otlp = make_exporter(max_retry_time=60)
+    shut_down_during_export(otlp, receiver, spans)
     started = time.monotonic()
     assert otlp.export(spans) is ExportResult.FAILURE
     assert time.monotonic() - started < 0.1 and len(receiver.received) == 1
@@ -245,14 +250,7 @@ def test_shutdown_breaks_off_a_hanging_request(
 ) -> None:
     receiver.default = receiver.hanging()
     otlp = make_exporter(timeout=30, max_retry_time=30)
-    results: list[ExportResult] = []
-    worker = threading.Thread(target=lambda: results.append(otlp.export(spans)))
-    worker.start()
-    assert receiver.wait_for(1)
-    started = time.monotonic()
-    otlp.shutdown()
-    worker.join(5)
-    assert results == [ExportResult.FAILURE] and time.monotonic() - started < 1.5
+    shut_down_during_export(otlp, receiver, spans)
 
 
 @BOTH
