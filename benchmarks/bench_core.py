@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from benchmarks._timing import NullExporter, machine, otel_provider, per_call_us, ratio, table
 from c13_middleware import BatchSpanProcessor, Tracer
-from c13_middleware._http_server import _extract_w3c
-from c13_middleware._propagation import DEFAULT_PROPAGATOR, Propagated, mapping_getter
+from c13_middleware.propagation._propagators import DEFAULT_PROPAGATOR, Propagated, mapping_getter
+from c13_middleware.server._core import _extract_w3c
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 TRACESTATE = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"

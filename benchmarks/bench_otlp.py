@@ -17,8 +17,8 @@ from typing import Any
 
 from benchmarks._timing import machine, table
 from c13_middleware import InMemoryExporter, Span, SpanContext, SpanKind, Tracer
-from c13_middleware._otlp.encode_json import JsonEncoder
-from c13_middleware._otlp.encode_proto import ProtobufEncoder
+from c13_middleware.export.otlp.encode_json import JsonEncoder
+from c13_middleware.export.otlp.encode_proto import ProtobufEncoder
 
 BATCH = 512  # the batch processor's default batch size
 BATCHES = 6

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from c13_middleware._profiling import Profiler, ProfileType, ProfilingPolicy
+from c13_middleware.profiling import Profiler, ProfileType, ProfilingPolicy
 
 FIB_N = 26
 ROW = string.Template("<tr><td>$id</td><td>$name</td><td>$email</td><td>$score</td></tr>")

@@ -5,19 +5,12 @@ Everything public is importable from here; the underscore modules are implementa
 
 from __future__ import annotations
 
-from ._asgi import C13ASGIMiddleware
-from ._baggage import Baggage
-from ._config import Config, ConfigError
-from ._context import current_span, get_baggage, suppress_instrumentation, use_baggage, use_span
-from ._exporters import ConsoleExporter, ExportResult, InMemoryExporter, JSONLinesExporter, SpanExporter
-from ._limits import SpanLimits
-from ._logs import DEFAULT_LOG_FORMAT, TraceContextFilter, add_trace_context, instrument_logging
-from ._messaging import consumer_span, extract_message, inject_message, producer_span
-from ._metrics import PrometheusMetrics, metrics_asgi_app, metrics_wsgi_app
-from ._observe import RequestObserver
-from ._otlp import Backoff, OTLPExporter, OTLPFileExporter
-from ._processors import BatchSpanProcessor, SimpleSpanProcessor, SpanProcessor
-from ._profiling import (
+from ._version import __version__
+from .client._messaging import consumer_span, extract_message, inject_message, producer_span
+from .export._logs import DEFAULT_LOG_FORMAT, TraceContextFilter, add_trace_context, instrument_logging
+from .export.otlp import Backoff, OTLPExporter, OTLPFileExporter
+from .export.prometheus import PrometheusMetrics, metrics_asgi_app, metrics_wsgi_app
+from .profiling import (
     FunctionStats,
     IOEvent,
     ProfileDecision,
@@ -42,7 +35,8 @@ from ._profiling import (
     server_timing_value,
     verify_token,
 )
-from ._propagation import (
+from .propagation._baggage import Baggage
+from .propagation._propagators import (
     BaggagePropagator,
     CompositePropagator,
     Propagated,
@@ -51,8 +45,18 @@ from ._propagation import (
     extract,
     inject,
 )
-from ._resource import Resource
-from ._sampling import (
+from .propagation._span_context import SpanContext
+from .propagation._tracestate import TraceState
+from .server.asgi import C13ASGIMiddleware
+from .server.wsgi import C13WSGIMiddleware
+from .trace._config import Config, ConfigError
+from .trace._context import current_span, get_baggage, suppress_instrumentation, use_baggage, use_span
+from .trace._exporters import ConsoleExporter, ExportResult, InMemoryExporter, JSONLinesExporter, SpanExporter
+from .trace._limits import SpanLimits
+from .trace._observe import RequestObserver
+from .trace._processors import BatchSpanProcessor, SimpleSpanProcessor, SpanProcessor
+from .trace._resource import Resource
+from .trace._sampling import (
     AlwaysOffSampler,
     AlwaysOnSampler,
     ParentBasedSampler,
@@ -62,12 +66,8 @@ from ._sampling import (
     SamplingResult,
     TraceIdRatioSampler,
 )
-from ._span import Event, Link, Span, SpanKind, SpanStatus, StatusCode
-from ._span_context import SpanContext
-from ._tracer import Tracer, configure, get_tracer
-from ._tracestate import TraceState
-from ._version import __version__
-from ._wsgi import C13WSGIMiddleware
+from .trace._span import Event, Link, Span, SpanKind, SpanStatus, StatusCode
+from .trace._tracer import Tracer, configure, get_tracer
 
 __all__ = [
     "AlwaysOffSampler",

@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ._profiling._triggers import PROFILE_HEADER, TOKEN_HEADER, mint_token
+from .profiling._triggers import PROFILE_HEADER, TOKEN_HEADER, mint_token
 
 __all__ = ["main"]
 

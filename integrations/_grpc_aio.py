@@ -10,7 +10,7 @@ from typing import Any
 import grpc
 import grpc.aio
 
-from c13_middleware._safety import log_once
+from c13_middleware.trace._safety import log_once
 
 from ._grpc_common import CANCELLED, ClientTracing, RpcSpan
 from ._grpc_server import (

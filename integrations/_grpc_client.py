@@ -7,7 +7,7 @@ from typing import Any
 
 import grpc
 
-from c13_middleware._safety import log_once
+from c13_middleware.trace._safety import log_once
 
 from ._grpc_common import CANCELLED, OK, ClientTracing, RpcSpan
 

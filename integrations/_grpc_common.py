@@ -10,13 +10,13 @@ from typing import Any, TypeVar
 import grpc
 from grpc.aio import AbortError
 
-from c13_middleware._client import Pipeline, inject_context
-from c13_middleware._context import _suppressed
-from c13_middleware._metrics.hooks import record_rpc_call
-from c13_middleware._propagation import metadata_setter
-from c13_middleware._safety import log_once
-from c13_middleware._span import Span, SpanKind, exception_type_name
-from c13_middleware._urls import split_address
+from c13_middleware.client._core import Pipeline, inject_context
+from c13_middleware.export.prometheus.hooks import record_rpc_call
+from c13_middleware.propagation._propagators import metadata_setter
+from c13_middleware.trace._context import _suppressed
+from c13_middleware.trace._safety import log_once
+from c13_middleware.trace._semconv import split_address
+from c13_middleware.trace._span import Span, SpanKind, exception_type_name
 
 OK = grpc.StatusCode.OK
 CANCELLED = grpc.StatusCode.CANCELLED

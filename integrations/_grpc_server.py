@@ -9,15 +9,23 @@ from typing import Any
 
 import grpc
 
-from c13_middleware._client import Pipeline
-from c13_middleware._context import _Activation, _current_baggage
-from c13_middleware._http_server import restart_links
-from c13_middleware._propagation import Propagated, metadata_getter
-from c13_middleware._request_profiling import PROFILE_HEADERS, RequestProfiler
-from c13_middleware._safety import log_once
-from c13_middleware._span import Link, Span, SpanKind
+from c13_middleware.client._core import Pipeline
+from c13_middleware.profiling._server import PROFILE_HEADERS, RequestProfiler
+from c13_middleware.propagation._propagators import Propagated, metadata_getter
+from c13_middleware.server._core import restart_links
+from c13_middleware.trace._context import _Activation, _current_baggage
+from c13_middleware.trace._safety import log_once
+from c13_middleware.trace._span import Link, Span, SpanKind
 
-from ._grpc_common import CANCELLED, DEADLINE_EXCEEDED, OK, UNKNOWN, RpcSpan, method_attributes, parse_peer
+from ._grpc_common import (
+    CANCELLED,
+    DEADLINE_EXCEEDED,
+    OK,
+    UNKNOWN,
+    RpcSpan,
+    method_attributes,
+    parse_peer,
+)
 
 Behavior = Callable[[Any, Any], Any]
 

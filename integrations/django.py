@@ -7,8 +7,8 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
-from c13_middleware._http_server import ServerCore, ServerRequest, active_server_request
-from c13_middleware._wsgi import start_from_environ
+from c13_middleware.server._core import ServerCore, ServerRequest, active_server_request
+from c13_middleware.server.wsgi import start_from_environ
 
 from ._require import require
 

@@ -1,7 +1,7 @@
 """Django: serve Prometheus metrics from a URL of the project.
 
     # urls.py
-    from c13_middleware.integrations.django_metrics import metrics_view
+    from .django_metrics import metrics_view
     urlpatterns = [path("metrics", metrics_view), ...]
 
 ``metrics_view`` serves prometheus_client's global ``REGISTRY``; ``make_metrics_view(registry)`` another registry.
@@ -27,7 +27,7 @@ __all__ = ["make_metrics_view", "metrics_view"]
 
 def make_metrics_view(registry: CollectorRegistry | None = None) -> Callable[[HttpRequest], HttpResponse]:
     """A GET view serving ``registry`` (default: the global ``REGISTRY``) in the format the scraper accepts."""
-    from c13_middleware._metrics.prometheus import _load, _registry
+    from c13_middleware.export.prometheus.prometheus import _load, _registry
 
     exposition = _load("prometheus_client.exposition")
     source = _registry(registry)

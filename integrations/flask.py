@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from c13_middleware._http_server import active_server_request
-from c13_middleware._wsgi import C13WSGIMiddleware
+from c13_middleware.server._core import active_server_request
+from c13_middleware.server.wsgi import C13WSGIMiddleware
 
 from ._require import require
 

@@ -13,10 +13,10 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar
 
-from c13_middleware._client import HttpClientCall, Pipeline, inject_context
-from c13_middleware._context import _suppressed
-from c13_middleware._safety import log_once
-from c13_middleware._urls import default_port
+from c13_middleware.client._core import HttpClientCall, Pipeline, inject_context
+from c13_middleware.trace._context import _suppressed
+from c13_middleware.trace._safety import log_once
+from c13_middleware.trace._semconv import default_port
 
 from ._require import require
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from c13_middleware._asgi import C13ASGIMiddleware, Scope
+from c13_middleware.server.asgi import C13ASGIMiddleware, Scope
 
 from ._require import require
 

@@ -7,14 +7,14 @@ from collections.abc import Iterator
 import pytest
 
 from c13_middleware import Baggage, InMemoryExporter, Tracer, current_span, get_baggage
-from c13_middleware._context import SPAN_END_COLLECTOR
-from c13_middleware._http_server import active_server_request
-from c13_middleware._profiling import ACTIVE_SESSIONS, SPAN_ACTIVATION_LISTENER
-from c13_middleware._profiling._exact import exact_hooks_installed
-from c13_middleware._profiling._memory import tracing_sessions
-from c13_middleware._profiling._sampler import SAMPLER
-from c13_middleware._safety import reset_log_once
-from c13_middleware._tracer import _reset_default_for_tests
+from c13_middleware.profiling import ACTIVE_SESSIONS, SPAN_ACTIVATION_LISTENER
+from c13_middleware.profiling._exact import exact_hooks_installed
+from c13_middleware.profiling._memory import tracing_sessions
+from c13_middleware.profiling._sampler import SAMPLER
+from c13_middleware.server._core import active_server_request
+from c13_middleware.trace._context import SPAN_END_COLLECTOR
+from c13_middleware.trace._safety import reset_log_once
+from c13_middleware.trace._tracer import _reset_default_for_tests
 
 
 @pytest.fixture

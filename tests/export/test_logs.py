@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from c13_middleware import AlwaysOffSampler, Tracer
-from c13_middleware._logs import (
+from c13_middleware.export._logs import (
     DEFAULT_LOG_FORMAT,
     TraceContextFilter,
     add_trace_context,

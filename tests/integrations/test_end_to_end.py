@@ -11,7 +11,6 @@ from typing import Any
 import grpc
 import httpx
 from flask import Flask
-from servers import free_port, uvicorn_server, werkzeug_server
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -22,6 +21,7 @@ from c13_middleware.integrations.flask import C13
 from c13_middleware.integrations.grpc import aio_client_interceptors, server_interceptor
 from c13_middleware.integrations.httpx import AsyncC13Transport
 from c13_middleware.integrations.starlette import C13Middleware
+from tests.servers import free_port, uvicorn_server, werkzeug_server
 
 
 def test_one_trace_across_three_services(exporter: InMemoryExporter) -> None:

@@ -20,12 +20,12 @@ from c13_middleware import (
     suppress_instrumentation,
     use_baggage,
 )
-from c13_middleware._traceparent import format_traceparent
 from c13_middleware.integrations.grpc import (
     C13ServerInterceptor,
     client_interceptor,
     server_interceptor,
 )
+from c13_middleware.propagation._traceparent import format_traceparent
 
 SERVICE = "shop.v1.Orders"
 

@@ -11,12 +11,12 @@ import grpc.aio
 import pytest
 
 from c13_middleware import InMemoryExporter, Span, SpanKind, StatusCode, current_span
-from c13_middleware._traceparent import format_traceparent
 from c13_middleware.integrations.grpc import (
     C13AioServerInterceptor,
     aio_client_interceptors,
     aio_server_interceptor,
 )
+from c13_middleware.propagation._traceparent import format_traceparent
 
 SERVICE = "shop.v1.Stock"
 

@@ -31,9 +31,7 @@ from c13_middleware import (
     suppress_instrumentation,
     use_baggage,
 )
-from c13_middleware._client import Pipeline
-from c13_middleware._traceparent import format_traceparent, parse_traceparent
-from c13_middleware._wsgi import C13WSGIMiddleware
+from c13_middleware.client._core import Pipeline
 from c13_middleware.integrations.httpx import (
     AsyncC13Transport,
     C13Transport,
@@ -41,6 +39,8 @@ from c13_middleware.integrations.httpx import (
     is_instrumented,
     uninstrument,
 )
+from c13_middleware.propagation._traceparent import format_traceparent, parse_traceparent
+from c13_middleware.server.wsgi import C13WSGIMiddleware
 
 PROPAGATION_HEADERS = ("traceparent", "tracestate", "baggage")
 
@@ -641,7 +641,7 @@ def test_instrument_wraps_mounted_transports_and_validates_options(exporter: InM
     assert parent_id_of(recorder.headers["traceparent"]) == span.context.span_id
 
 
-# --- the shared client core (c13_middleware._client) ---------------------------------------------------------------
+# --- the shared client core (c13_middleware.client._core) ------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -655,23 +655,23 @@ def test_instrument_wraps_mounted_transports_and_validates_options(exporter: InM
     ],
 )
 def test_redact_url(url: str, expected: str) -> None:
-    from c13_middleware._client import ClientSettings
-    from c13_middleware._config import Config
+    from c13_middleware.client._core import ClientSettings
+    from c13_middleware.trace._config import Config
 
     assert ClientSettings(Config()).redact_url(url) == expected
 
 
 def test_redact_url_without_sensitive_names_keeps_the_query() -> None:
-    from c13_middleware._client import ClientSettings
-    from c13_middleware._config import Config
+    from c13_middleware.client._core import ClientSettings
+    from c13_middleware.trace._config import Config
 
     settings = ClientSettings(Config(sensitive_query_params=()))
     assert settings.redact_url("http://a:b@h/?token=1") == "http://REDACTED:REDACTED@h/?token=1"
 
 
 def test_host_rules_accept_ports_and_bracketed_ipv6() -> None:
-    from c13_middleware._client import ClientSettings
-    from c13_middleware._config import Config
+    from c13_middleware.client._core import ClientSettings
+    from c13_middleware.trace._config import Config
 
     settings = ClientSettings(Config(propagate_to=("[::1]:8080", "[::2]", re.compile(r"/internal/"))))
     assert settings.propagates_to("::1", 8080, "http://[::1]:8080/")
@@ -700,8 +700,8 @@ def test_pipeline_settings_follow_each_current_tracer(exporter: InMemoryExporter
 
 def test_inject_with_a_custom_propagator_and_a_failing_setter(tracer: Tracer, caplog: pytest.LogCaptureFixture) -> None:
     from c13_middleware import TraceContextPropagator
-    from c13_middleware._client import ClientSettings, inject_context
-    from c13_middleware._config import Config
+    from c13_middleware.client._core import ClientSettings, inject_context
+    from c13_middleware.trace._config import Config
 
     settings = ClientSettings(Config(propagator=TraceContextPropagator()))
     carrier: dict[str, str] = {}
@@ -734,7 +734,7 @@ def test_span_limits_apply_to_client_attributes(exporter: InMemoryExporter) -> N
 def test_a_failure_while_ending_is_logged_once(
     tracer: Tracer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from c13_middleware._client import HttpClientCall, Pipeline as _Pipeline
+    from c13_middleware.client._core import HttpClientCall, Pipeline as _Pipeline
 
     def broken_end(self: Span, end_time: int | None = None) -> None:
         raise RuntimeError("exporter bug")

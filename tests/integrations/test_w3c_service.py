@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 
 import httpx
-from servers import uvicorn_server
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from example_apps.w3c_test_service import app as service
+from tests.servers import uvicorn_server
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 PARENT_ID = "b7ad6b7169203331"

@@ -1,4 +1,4 @@
-"""Helpers shared by the profiling tests (imported as a top-level module: tests/profiling is on sys.path)."""
+"""Helpers shared by the profiling tests ."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from c13_middleware._profiling import ProfileReport
+from c13_middleware.profiling import ProfileReport
 
 
 def burn_alpha(seconds: float) -> int:

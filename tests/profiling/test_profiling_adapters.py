@@ -7,22 +7,22 @@ import re
 import time
 from typing import Any
 
-import django_app  # noqa: F401  (configures Django settings)
 import httpx
 import pytest
 from django.test import Client as DjangoClient, override_settings
 from flask import Flask
-from profiling_helpers import share
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+import tests.django_app  # noqa: F401  (configures Django settings)
 from c13_middleware import InMemoryExporter, get_profile, mint_token
 from c13_middleware.integrations.flask import C13
 from c13_middleware.integrations.httpx import AsyncC13Transport
 from c13_middleware.integrations.starlette import C13Middleware
+from tests.profiling.profiling_helpers import share
 
 SECRET = "s3cret-key-for-tests-only"
 # Server-Timing: metric *( "," metric ), metric = token *( ";" param ), param = token "=" ( token / quoted-string )

@@ -11,15 +11,15 @@ import anyio.to_thread
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
-from profiling_helpers import burn_alpha, burn_beta, has, run_async, share
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from c13_middleware import Tracer
-from c13_middleware._profiling import ProfileReport, ProfileSession, SampleState
-from c13_middleware._profiling._hooks import SPAN_ACTIVATION_LISTENER
+from c13_middleware.profiling import ProfileReport, ProfileSession, SampleState
+from c13_middleware.profiling._hooks import SPAN_ACTIVATION_LISTENER
+from tests.profiling.profiling_helpers import burn_alpha, burn_beta, has, run_async, share
 
 BURN = 0.15
 

@@ -7,9 +7,8 @@ import threading
 from dataclasses import replace
 
 import pytest
-from profiling_helpers import burn_alpha
 
-from c13_middleware._profiling import (
+from c13_middleware.profiling import (
     ProfileDecision,
     Profiler,
     ProfileReport,
@@ -20,6 +19,7 @@ from c13_middleware._profiling import (
     server_timing_value,
     store_profile,
 )
+from tests.profiling.profiling_helpers import burn_alpha
 
 # RFC 9110 token / quoted-string and the Server-Timing grammar (https://w3c.github.io/server-timing).
 TCHAR = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]"

@@ -8,9 +8,8 @@ import sys
 import time
 
 import pytest
-from profiling_helpers import burn_alpha, has, run_async
 
-from c13_middleware._profiling import (
+from c13_middleware.profiling import (
     SPAN_ACTIVATION_LISTENER,
     Profiler,
     ProfileSession,
@@ -20,8 +19,9 @@ from c13_middleware._profiling import (
     configure_sampler,
     render_text,
 )
-from c13_middleware._profiling._sampler import SAMPLER
-from c13_middleware._profiling.renderers._protobuf import Message
+from c13_middleware.profiling._sampler import SAMPLER
+from c13_middleware.profiling.renderers._protobuf import Message
+from tests.profiling.profiling_helpers import burn_alpha, has, run_async
 
 
 def test_nested_and_repeated_spans_in_one_frame_are_tracked_and_cleaned() -> None:
@@ -171,9 +171,9 @@ def test_a_context_seen_between_two_task_steps_is_not_cached_as_foreign() -> Non
     from collections.abc import Generator
     from typing import Any
 
-    from c13_middleware._profiling._attribution import Attribution
-    from c13_middleware._profiling._discovery import scan_frame
-    from c13_middleware._profiling._hooks import ACTIVE_SESSIONS
+    from c13_middleware.profiling._attribution import Attribution
+    from c13_middleware.profiling._discovery import scan_frame
+    from c13_middleware.profiling._hooks import ACTIVE_SESSIONS
 
     class Live:
         active = True
@@ -212,8 +212,8 @@ def test_a_runner_that_has_left_the_call_is_not_cached_as_foreign() -> None:
     from collections.abc import Generator
     from typing import Any
 
-    from c13_middleware._profiling._attribution import Attribution
-    from c13_middleware._profiling._discovery import scan_frame
+    from c13_middleware.profiling._attribution import Attribution
+    from c13_middleware.profiling._discovery import scan_frame
 
     def step_runner() -> Generator[None, None, None]:
         self = None  # what the runner holds once its step is over

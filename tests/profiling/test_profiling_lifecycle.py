@@ -8,9 +8,8 @@ import threading
 import time
 
 import pytest
-from profiling_helpers import burn_alpha, has, run_async, share
 
-from c13_middleware._profiling import (
+from c13_middleware.profiling import (
     ProfileDecision,
     Profiler,
     ProfileSession,
@@ -22,7 +21,8 @@ from c13_middleware._profiling import (
     finish_profile,
     get_profile,
 )
-from c13_middleware._profiling._sampler import SAMPLER
+from c13_middleware.profiling._sampler import SAMPLER
+from tests.profiling.profiling_helpers import burn_alpha, has, run_async, share
 
 
 def test_start_stop_twice_gives_two_profiles() -> None:

@@ -9,9 +9,8 @@ import threading
 import time
 
 import pytest
-from profiling_helpers import burn_alpha, run_async
 
-from c13_middleware._profiling import (
+from c13_middleware.profiling import (
     ACTIVE_SESSIONS,
     SPAN_ACTIVATION_LISTENER,
     Profiler,
@@ -19,6 +18,7 @@ from c13_middleware._profiling import (
     ProfileType,
     SampleState,
 )
+from tests.profiling.profiling_helpers import burn_alpha, run_async
 
 
 def fib(n: int) -> int:

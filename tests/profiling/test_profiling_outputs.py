@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from profiling_helpers import burn_alpha, burn_beta
 
-from c13_middleware._profiling import (
+from c13_middleware.profiling import (
     Profiler,
     ProfileReport,
     render_collapsed,
@@ -21,8 +20,9 @@ from c13_middleware._profiling import (
     render_svg,
     render_text,
 )
-from c13_middleware._profiling._hooks import SPAN_ACTIVATION_LISTENER
-from c13_middleware._profiling.renderers import speedscope_document
+from c13_middleware.profiling._hooks import SPAN_ACTIVATION_LISTENER
+from c13_middleware.profiling.renderers import speedscope_document
+from tests.profiling.profiling_helpers import burn_alpha, burn_beta
 
 SCHEMA = Path(__file__).with_name("data") / "speedscope-file-format-schema.json"
 TRACE_ID = 0x0AF7651916CD43DD8448EB211C80319C
@@ -190,7 +190,7 @@ def test_svg_is_self_contained_and_well_formed(report: ProfileReport) -> None:
 def test_svg_escapes_names() -> None:
     from dataclasses import replace
 
-    from c13_middleware._profiling import FrameKey
+    from c13_middleware.profiling import FrameKey
 
     with Profiler(store=None) as profiler:
         burn_alpha(0.01)

@@ -6,9 +6,8 @@ import sys
 import time
 
 import pytest
-from profiling_helpers import burn_alpha, burn_beta
 
-from c13_middleware._profiling import (
+from c13_middleware.profiling import (
     AllocationSite,
     FunctionStats,
     IOEvent,
@@ -17,7 +16,8 @@ from c13_middleware._profiling import (
     ProfilingThresholds,
     render_text,
 )
-from c13_middleware._profiling._advice import advise
+from c13_middleware.profiling._advice import advise
+from tests.profiling.profiling_helpers import burn_alpha, burn_beta
 
 
 class Outer:
@@ -164,7 +164,7 @@ def test_profile_with_no_samples_says_so() -> None:
 
 
 def test_the_sample_cap_drops_but_keeps_counting() -> None:
-    from c13_middleware._profiling import ProfileSession
+    from c13_middleware.profiling import ProfileSession
 
     session = ProfileSession(max_samples=10)
     with session:

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from c13_middleware._profiling import ProfileDecision, ProfileType, ProfilingPolicy, mint_token, verify_token
 from c13_middleware.profile_token import main as token_cli
+from c13_middleware.profiling import ProfileDecision, ProfileType, ProfilingPolicy, mint_token, verify_token
 
 SECRET = "s3cret-profiling-key"
 NOW = 1_700_000_000.0

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from c13_middleware import InMemoryExporter, SpanKind, StatusCode, Tracer, current_span
-from c13_middleware._asgi import C13ASGIMiddleware, Message, Receive, Scope, Send
+from c13_middleware.server.asgi import C13ASGIMiddleware, Message, Receive, Scope, Send
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 

@@ -18,7 +18,7 @@ from c13_middleware import (
     get_baggage,
     use_baggage,
 )
-from c13_middleware._http_server import ServerCore, active_server_request, split_host
+from c13_middleware.server._core import ServerCore, active_server_request, split_host
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
@@ -167,7 +167,7 @@ def test_deactivate_from_another_context_is_harmless(options: dict[str, Any]) ->
 
 
 def test_hostile_header_sizes_are_absent_not_errors(options: dict[str, Any], exporter: InMemoryExporter) -> None:
-    from c13_middleware._http_server import _tracestate
+    from c13_middleware.server._core import _tracestate
 
     core = ServerCore(options)
     _tracestate.cache_clear()

@@ -6,17 +6,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import django_app  # noqa: F401  (configures Django settings for this module)
 import pytest
 from django.test import Client, override_settings
 from fastapi import FastAPI
 from flask import Flask
 from starlette.testclient import TestClient
 
+import tests.django_app  # noqa: F401  (configures Django settings for this module)
 from c13_middleware import C13ASGIMiddleware, ConfigError, InMemoryExporter, configure
-from c13_middleware._config import Config
 from c13_middleware.integrations.flask import C13
 from c13_middleware.integrations.starlette import C13Middleware
+from c13_middleware.trace._config import Config
 
 
 def flask_app(**options: Any) -> Flask:
@@ -118,7 +118,7 @@ def test_django_variable(monkeypatch: pytest.MonkeyPatch, options: dict[str, Any
 def test_url_is_built_from_the_server_address_without_a_host_header(
     options: dict[str, Any], exporter: InMemoryExporter
 ) -> None:
-    from c13_middleware._http_server import ServerCore
+    from c13_middleware.server._core import ServerCore
 
     core = ServerCore({**options, "exclude_urls": [r"^http://\[::1\]:8080/x$", r"^https://10\.0\.0\.1/y$"]})
     assert core.start("GET", "/x", "http", "", None, None, None, server=("::1", 8080)) is None

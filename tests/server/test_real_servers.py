@@ -3,20 +3,20 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import django_app  # noqa: F401  (configures Django settings)
 import httpx
 from django.core.handlers.asgi import ASGIHandler
 from django.test import override_settings
 from flask import Flask
-from servers import uvicorn_server, werkzeug_server
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+import tests.django_app  # noqa: F401  (configures Django settings)
 from c13_middleware import InMemoryExporter, SpanKind
 from c13_middleware.integrations.flask import C13
 from c13_middleware.integrations.starlette import C13Middleware
+from tests.servers import uvicorn_server, werkzeug_server
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"

@@ -7,7 +7,7 @@ import pytest
 from werkzeug.test import Client
 
 from c13_middleware import InMemoryExporter, StatusCode, Tracer, current_span
-from c13_middleware._wsgi import C13WSGIMiddleware
+from c13_middleware.server.wsgi import C13WSGIMiddleware
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 

@@ -1,0 +1,1 @@
+"""Outgoing calls: CLIENT spans for HTTP and RPC clients, context injection, and messaging helpers."""

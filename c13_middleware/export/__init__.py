@@ -1,0 +1,1 @@
+"""Where spans and measurements leave the process: OTLP, Prometheus metrics and log correlation."""

@@ -1,0 +1,142 @@
+"""The metrics entry points that need no ``prometheus_client``: other parts of c13 call these.
+
+* ``record_http_client_call`` / ``record_rpc_call``: an instrumented client (httpx, gRPC) or gRPC server reports a
+  finished call to the configured observers (``Config.observers``) that can record it, such as ``PrometheusMetrics``.
+  An observer without the method is skipped; one that raises is logged once. Nothing happens without observers.
+* ``register_profiler_stats``: the profiler registers a callable that the health collector reads at scrape time.
+* ``span_processor_stats`` / ``profiler_stats``: the live values the health collector exports.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Literal
+
+from ...trace._observe import notify
+from ...trace._safety import log_once
+
+ProfilerStats = Callable[[], Mapping[str, float]]
+PROFILER_STAT_KEYS = ("profiles_taken", "overhead_seconds")
+
+_profiler_stats: list[ProfilerStats] = []
+_profiler_lock = threading.Lock()
+
+
+def register_profiler_stats(stats: ProfilerStats) -> Callable[[], None]:
+    """Have the health metrics read ``stats()`` at every scrape; returns the function that unregisters it.
+
+    ``stats()`` returns cumulative totals since the process started: ``{"profiles_taken": int,
+    "overhead_seconds": float}`` (other keys are ignored, a missing key counts as 0). It must be cheap and
+    thread-safe: it runs on the scraping thread. The callable is held strongly until unregistered.
+    """
+    if not callable(stats):
+        raise TypeError(f"register_profiler_stats needs a callable, got {stats!r}")
+    with _profiler_lock:
+        _profiler_stats.append(stats)
+
+    def unregister() -> None:
+        with _profiler_lock:
+            if stats in _profiler_stats:
+                _profiler_stats.remove(stats)
+
+    return unregister
+
+
+def profiler_stats() -> dict[str, float]:
+    """The registered profilers' totals, summed; a callable that fails or returns garbage is skipped."""
+    totals = dict.fromkeys(PROFILER_STAT_KEYS, 0.0)
+    with _profiler_lock:
+        sources = tuple(_profiler_stats)
+    for source in sources:
+        try:
+            values = source()
+            read = {key: float(values.get(key, 0) or 0) for key in PROFILER_STAT_KEYS}
+        except Exception:
+            log_once("metrics-profiler-stats", "c13_middleware: a profiler stats callable failed", exc_info=True)
+            continue
+        for key, value in read.items():
+            totals[key] += value
+    return totals
+
+
+class ProcessorStats:
+    """Totals of the live ``BatchSpanProcessor``s that export through one exporter class."""
+
+    __slots__ = ("exported", "dropped", "failed", "queue_length", "queue_capacity")
+
+    def __init__(self) -> None:
+        self.exported = 0
+        self.dropped = 0
+        self.failed = 0
+        self.queue_length = 0
+        self.queue_capacity = 0
+
+
+def span_processor_stats() -> dict[str, ProcessorStats]:
+    """Exporter class name → totals over the live batch processors (a processor that was garbage-collected no
+    longer counts, so a total can go down: Prometheus treats that as a counter reset)."""
+    from ...trace._processors import _live_batchers  # at scrape time: keeps this module importable from anywhere in c13
+
+    stats: dict[str, ProcessorStats] = {}
+    for processor in list(_live_batchers):
+        name = type(processor.exporter).__name__
+        entry = stats.get(name)
+        if entry is None:
+            entry = stats[name] = ProcessorStats()
+        entry.exported += processor.spans_exported
+        entry.dropped += processor.spans_dropped
+        entry.failed += processor.spans_failed
+        entry.queue_length += processor.queue_length
+        entry.queue_capacity += processor.max_queue_size
+    return stats
+
+
+def record_http_client_call(
+    observers: Iterable[object],
+    *,
+    method: str,
+    server_address: str,
+    server_port: int | None,
+    status: int | None,
+    duration_s: float,
+    scheme: str = "",
+    error_type: str | None = None,
+) -> None:
+    """Report one finished outgoing HTTP request (``http.client.request.duration``) to ``observers``."""
+    notify(
+        observers,
+        "http_client_request",
+        method=method,
+        server_address=server_address,
+        server_port=server_port,
+        status=status,
+        duration_s=duration_s,
+        scheme=scheme,
+        error_type=error_type,
+    )
+
+
+def record_rpc_call(
+    observers: Iterable[object],
+    kind: Literal["client", "server"],
+    *,
+    service: str,
+    method: str,
+    grpc_status_code: int | None,
+    duration_s: float,
+    error_type: str | None = None,
+    system: str = "grpc",
+) -> None:
+    """Report one finished RPC (``rpc.client.call.duration`` or ``rpc.server.call.duration``) to ``observers``."""
+    notify(
+        observers,
+        "rpc_call",
+        kind,
+        service=service,
+        method=method,
+        grpc_status_code=grpc_status_code,
+        duration_s=duration_s,
+        error_type=error_type,
+        system=system,
+    )

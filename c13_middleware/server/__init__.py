@@ -1,0 +1,1 @@
+"""The server request lifecycle shared by the ASGI and WSGI middleware and the framework adapters."""

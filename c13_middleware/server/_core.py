@@ -1,0 +1,266 @@
+"""The request lifecycle shared by every server adapter: extract, sample, open a SERVER span (this module), make it
+current, read the response, end it exactly once (``_server_request``). No framework imports: the ASGI and WSGI shells,
+and the Flask and Django adapters, only translate their request and response into these calls.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from ..profiling._server import PROFILE_HEADERS, RequestProfiler
+from ..propagation._baggage import Baggage
+from ..propagation._propagators import DEFAULT_PROPAGATOR, Propagated
+from ..propagation._span_context import SpanContext
+from ..propagation._traceparent import parse_traceparent
+from ..propagation._tracestate import TraceState
+from ..trace._config import FORBIDDEN_HEADERS, excluded_urls_from_env
+from ..trace._observe import notify
+from ..trace._safety import log_once
+from ..trace._semconv import redact_query, split_host
+from ..trace._span import Link, SpanKind
+from ..trace._tracer import Tracer, get_tracer, resolve
+from ._request import EMPTY_BAGGAGE, HeaderItems, ServerRequest, _server_request, active_server_request
+
+_NOTHING = Propagated()
+_new_context = tuple.__new__
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY"})
+
+
+class ServerCore:
+    """Built once per middleware instance from its options; a wrong option fails here, at start-up."""
+
+    def __init__(self, options: Mapping[str, Any] | None = None, env_names: Sequence[str] = ()) -> None:
+        """``env_names``: the adapter's names in OpenTelemetry's ``OTEL_PYTHON_{NAME}_EXCLUDED_URLS`` variables; the
+        first one set wins over the generic ``OTEL_PYTHON_EXCLUDED_URLS``, an ``exclude_urls`` option over both."""
+        if env_names and "exclude_urls" not in (options or {}):
+            for name in env_names:
+                found = excluded_urls_from_env(os.environ, name)
+                if found is not None:
+                    options = {**(options or {}), "exclude_urls": found}
+                    break
+        self.config, tracer = resolve(options)
+        # Options that change the pipeline give this middleware its own tracer; otherwise it follows the process
+        # default as it is at request time, so ``configure()`` may run after the middleware was built (Flask's
+        # ``C13(app)`` at import, ``configure`` at start-up).
+        self._own_tracer = tracer if tracer is not get_tracer() else None
+        config = self.config
+        self._exact_excluded = frozenset(rule for rule in config.exclude_paths if isinstance(rule, str))
+        self._regex_excluded = tuple(rule for rule in config.exclude_paths if isinstance(rule, re.Pattern))
+        self._url_excluded = config.exclude_urls
+        self._capture_request = _header_matcher(config.capture_request_headers)
+        self._capture_response = _header_matcher(config.capture_response_headers)
+        self._sanitize = _header_matcher(config.sanitize_fields)
+        self._sensitive_query = frozenset(name.lower() for name in config.sensitive_query_params)
+        self._max_length = config.span_limits.max_attribute_length
+        self._w3c = config.propagator is DEFAULT_PROPAGATOR
+        self.captures_request_headers = self._capture_request is not None
+        self.profiler = RequestProfiler(config) if config.profiling_enabled else None
+        # The headers shells collect with the propagation headers: the propagator's, plus the profiling trigger's.
+        self.request_fields = tuple(config.propagator.fields) + (PROFILE_HEADERS if self.profiler else ())
+        self.environ_fields = tuple(("HTTP_" + n.upper().replace("-", "_"), n) for n in self.request_fields)
+        self._observers = tuple(config.observers)
+
+    def _url_is_excluded(
+        self, scheme: str, host: str | None, server: tuple[str, int | None] | None, path: str, query: str
+    ) -> bool:
+        """OpenTelemetry's rule: each regex is searched in the full URL, ``scheme://host[:port]/path?query``."""
+        try:
+            if not host and server is not None:
+                name = f"[{server[0]}]" if ":" in server[0] else server[0]
+                default_port = server[1] is None or (scheme, server[1]) in (("http", 80), ("https", 443))
+                host = name if default_port else f"{name}:{server[1]}"
+            url = f"{scheme}://{host or ''}{path}" + (f"?{query}" if query else "")
+            return any(rule.search(url) for rule in self._url_excluded)
+        except Exception:  # a server's odd scope or environ values: trace the request rather than fail it
+            log_once("exclude-urls", "c13_middleware: could not match a request URL to exclude_urls", exc_info=True)
+            return False
+
+    def start(
+        self,
+        method: str,
+        path: str,
+        scheme: str,
+        query: str,
+        host: str | None,
+        user_agent: str | None,
+        propagation: Mapping[str, Sequence[str]] | None,
+        protocol_version: str | None = None,
+        server: tuple[str, int | None] | None = None,
+        client: str | None = None,
+        header_items: HeaderItems | None = None,
+    ) -> ServerRequest | None:
+        """Open the request's span; None when the path is excluded or an outer adapter already opened the span for
+        this request (that adapter's span is then the one to annotate).
+
+        ``propagation`` maps the propagator's header names (lower case) to their field values; None or empty means
+        the request carries none of them. ``header_items`` lists all request headers, for header capture only.
+        """
+        if _server_request.get() is not None or path in self._exact_excluded:
+            return None
+        if self._regex_excluded and any(rule.search(path) for rule in self._regex_excluded):
+            return None
+        if self._url_excluded and self._url_is_excluded(scheme, host, server, path, query):
+            return None
+        try:
+            config = self.config
+            baggage = EMPTY_BAGGAGE
+            parent = None
+            links: Sequence[Link] = ()
+            if propagation:
+                if self._w3c:
+                    parent, baggage = _extract_w3c(propagation)
+                else:
+                    incoming = config.propagator.extract(lambda name: propagation.get(name, ()), _NOTHING)
+                    parent = incoming.span_context
+                    baggage = incoming.baggage
+                if not config.trust_incoming_context:
+                    links = restart_links(parent)
+                    parent = None
+                    baggage = EMPTY_BAGGAGE
+
+            limit = self._max_length
+            if limit is not None and len(path) > limit:
+                path = path[:limit]
+            attributes: dict[str, Any] = {"url.path": path, "url.scheme": scheme}
+            name = method_attributes(method, limit, attributes)
+            if query:
+                query = self.redact_query(query)
+                attributes["url.query"] = query[:limit] if limit else query
+            if host:
+                address, port = split_host(host, scheme)
+                if address:
+                    attributes["server.address"] = address
+                if port is not None:
+                    attributes["server.port"] = port
+            elif server is not None:
+                attributes["server.address"] = server[0]
+                if server[1] is not None:
+                    attributes["server.port"] = server[1]
+            if client:
+                attributes["client.address"] = client
+            if user_agent:
+                attributes["user_agent.original"] = user_agent[:limit] if limit else user_agent
+            if protocol_version:
+                attributes["network.protocol.version"] = protocol_version
+            if self._capture_request is not None and header_items is not None:
+                self._capture(attributes, "http.request.header.", self._capture_request, header_items())
+                span = self.tracer.start_span(
+                    name, kind=SpanKind.SERVER, parent=parent, links=links, attributes=attributes
+                )
+            else:
+                span = self.tracer.start_trusted(name, SpanKind.SERVER, parent, attributes, links)
+            request = ServerRequest(self, span, name, baggage)
+            if self.profiler is not None:
+                fields = propagation or {}
+                request.profile_decision = self.profiler.decide(
+                    method, path, lambda header: (fields.get(header) or (None,))[0]
+                )
+            if self._observers:
+                request.scheme = scheme
+                request.method = attributes["http.request.method"]
+                notify(self._observers, "request_started", request)
+            return request
+        except Exception:
+            log_once("server-start", "c13_middleware: could not start the request span", exc_info=True)
+            return None
+
+    @property
+    def tracer(self) -> Tracer:
+        return self._own_tracer or get_tracer()
+
+    def redact_query(self, query: str) -> str:
+        return redact_query(query, self._sensitive_query)
+
+    def _capture(
+        self,
+        attributes: dict[str, Any],
+        prefix: str,
+        matcher: re.Pattern[str],
+        headers: Iterable[tuple[str, str]],
+    ) -> None:
+        captured: dict[str, list[str]] = {}
+        for name, value in headers:
+            name = name.lower()
+            if name in FORBIDDEN_HEADERS or not matcher.fullmatch(name):
+                continue
+            if self._sanitize is not None and self._sanitize.fullmatch(name):
+                value = "[REDACTED]"
+            captured.setdefault(name, []).append(value)
+        for name, values in captured.items():
+            attributes[prefix + name] = tuple(values)
+
+
+def restart_links(parent: SpanContext | None) -> tuple[Link, ...]:
+    """At a trust boundary the caller's context does not become the parent: the new trace links to it instead."""
+    return () if parent is None else (Link(parent, {"c13.link.reason": "untrusted_incoming_context"}),)
+
+
+def method_attributes(method: str, limit: int | None, attributes: dict[str, Any]) -> str:
+    """Set ``http.request.method`` (``_OTHER``, plus ``http.request.method_original``, for a method outside the
+    semantic conventions' set) and return the method part of the span name (``HTTP`` for ``_OTHER``)."""
+    if method in KNOWN_METHODS:
+        attributes["http.request.method"] = method
+        return method
+    attributes["http.request.method"] = "_OTHER"
+    attributes["http.request.method_original"] = method[:limit] if limit else method
+    return "HTTP"
+
+
+def _extract_w3c(propagation: Mapping[str, Sequence[str]]) -> tuple[SpanContext | None, Baggage]:
+    """The default propagator's extract, without its per-call layering: same parsers, same rules."""
+    values = propagation.get("traceparent")
+    if values and len(values) == 1 and "," in values[0]:
+        values = values[0].split(",")  # fields folded into one line (WSGI, proxies): two fields are invalid
+    parent = parse_traceparent(values) if values else None
+    if parent is not None:
+        values = propagation.get("tracestate")
+        if values:
+            state = (
+                _tracestate(values[0])
+                if len(values) == 1 and len(values[0]) <= _CACHED
+                else TraceState.from_headers(values)
+            )
+            if state:
+                parent = _new_context(SpanContext, (parent[0], parent[1], parent[2], state, True))
+    values = propagation.get("baggage")
+    if not values:
+        return parent, EMPTY_BAGGAGE
+    if len(values) == 1 and len(values[0]) <= _CACHED:
+        return parent, _baggage(values[0])
+    return parent, Baggage.from_headers(values)
+
+
+# A service sees the same few tracestate and baggage values over and over (they come from the same callers), and both
+# parse into immutable objects: a bounded cache turns most parses into one lookup. Only short values are cached, so a
+# client sending large random headers cannot make the cache hold more than 256 × 1 KiB.
+_CACHED = 1024
+
+
+@functools.lru_cache(maxsize=256)
+def _tracestate(value: str) -> TraceState:
+    return TraceState.from_headers((value,))
+
+
+@functools.lru_cache(maxsize=256)
+def _baggage(value: str) -> Baggage:
+    return Baggage.from_headers((value,))
+
+
+def _header_matcher(patterns: Sequence[str]) -> re.Pattern[str] | None:
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+
+
+__all__ = [
+    "KNOWN_METHODS",
+    "ServerCore",
+    "ServerRequest",
+    "active_server_request",
+    "method_attributes",
+    "restart_links",
+]

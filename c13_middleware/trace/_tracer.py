@@ -1,0 +1,250 @@
+"""The tracer: starts spans through one pipeline (sampler → span → processors → exporter)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Final
+
+from ..propagation._span_context import RANDOM_FLAG, SAMPLED_FLAG, SpanContext
+from ..propagation._tracestate import TraceState
+from ._config import Config
+from ._context import _current_span, _suppressed, use_span
+from ._ids import _getrandbits, new_span_id, new_trace_id
+from ._processors import BatchSpanProcessor, MultiSpanProcessor, SimpleSpanProcessor, SpanProcessor
+from ._resource import Resource, build_resource
+from ._sampling import AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, Sampler, SamplingDecision
+from ._span import Link, Span, SpanKind, clean_attributes
+
+
+class _Current:
+    def __repr__(self) -> str:
+        return "CURRENT"
+
+
+CURRENT: Final = _Current()
+"""Default ``parent``: the span current in this context (pass ``parent=None`` to start a new trace)."""
+
+EMPTY_TRACE_STATE = TraceState.EMPTY
+# SpanContext is a NamedTuple: building it through tuple.__new__ skips the generated __new__'s Python frame.
+_new_context = tuple.__new__
+_SAMPLE = SamplingDecision.RECORD_AND_SAMPLE
+_DROP = SamplingDecision.DROP
+
+
+def _build_processor(config: Config) -> SpanProcessor | None:
+    processors = list(config.processors)
+    if config.exporter is not None:
+        wrap = BatchSpanProcessor if config.export_mode == "batch" else SimpleSpanProcessor
+        processors.append(wrap(config.exporter))
+    if not processors:
+        return None
+    return processors[0] if len(processors) == 1 else MultiSpanProcessor(processors)
+
+
+class Tracer:
+    """Starts spans. ``Tracer(**options)`` builds its own pipeline from the same options ``configure`` takes."""
+
+    scope = "c13_middleware"
+
+    def __init__(self, config: Config | None = None, **options: Any) -> None:
+        if config is None:
+            config = Config.from_env(**options)
+        elif options:
+            config = config.replace(**options)
+        self.config = config
+        self.resource: Resource = build_resource(
+            config.service_name, config.service_version, config.resource_attributes, {}
+        )
+        self.processor = _build_processor(config)
+        self.limits = config.span_limits
+        self._sampler = config.sampler
+        self._follows_parent = _is_default_sampler(config.sampler)
+        self._disabled = config.disabled
+        self._has_on_start = self.processor is not None and type(self.processor).on_start is not SpanProcessor.on_start
+        processor = self.processor
+        self.on_end = processor.on_end if processor is not None else _ignore
+
+    def start_span(
+        self,
+        name: str,
+        *,
+        kind: SpanKind = SpanKind.INTERNAL,
+        parent: Span | SpanContext | None | _Current = CURRENT,
+        links: Sequence[Link] = (),
+        attributes: Mapping[str, Any] | None = None,
+        start_time: int | None = None,
+    ) -> Span:
+        """Start a span (not made current: see ``start_as_current_span``)."""
+        if parent is CURRENT:
+            current = _current_span.get()
+            parent_ctx = current.context if current is not None else None
+        elif isinstance(parent, Span):
+            parent_ctx = parent.context
+        else:
+            parent_ctx = parent  # type: ignore[assignment]
+        if attributes:
+            cleaned, dropped = clean_attributes(attributes, self.limits)
+        else:
+            cleaned, dropped = {}, 0
+        span = self.start_trusted(name, kind, parent_ctx, cleaned, links, start_time)
+        if dropped:
+            span.dropped_attributes_count = dropped
+        return span
+
+    def start_trusted(
+        self,
+        name: str,
+        kind: SpanKind,
+        parent_ctx: SpanContext | None,
+        attributes: dict[str, Any],
+        links: Sequence[Link] = (),
+        start_time: int | None = None,
+    ) -> Span:
+        """The request path's entry: ``attributes`` are already valid and within limits, and the span owns them."""
+        if parent_ctx is not None and parent_ctx[0] and parent_ctx[1]:
+            trace_id = parent_ctx[0]
+            random_flag = parent_ctx[2] & RANDOM_FLAG  # Level 2: a continued trace keeps the caller's flag
+            trace_state = parent_ctx[3]
+        else:
+            parent_ctx = None
+            trace_id = _getrandbits(128) or new_trace_id()
+            random_flag = RANDOM_FLAG
+            trace_state = EMPTY_TRACE_STATE
+
+        if self._disabled or _suppressed.get():
+            sampled = False
+            recording = False
+        elif self._follows_parent:
+            # The default sampler, decided inline: new traces are sampled, continued ones follow the parent's flag.
+            sampled = recording = parent_ctx is None or bool(parent_ctx[2] & SAMPLED_FLAG)
+        else:
+            result = self._sampler.should_sample(parent_ctx, trace_id, name, kind, attributes, links)
+            decision = result[0]
+            sampled = decision is _SAMPLE
+            recording = decision is not _DROP
+            if result[1]:
+                attributes.update(result[1])
+            if result[2] is not None:
+                trace_state = result[2]
+
+        context = _new_context(
+            SpanContext,
+            (
+                trace_id,
+                _getrandbits(64) or new_span_id(),
+                random_flag | SAMPLED_FLAG if sampled else random_flag,
+                trace_state,
+                False,
+            ),
+        )
+        if not recording:
+            return Span(name, context, kind, parent_ctx, self, {}, (), False, start_time)
+        span = Span(name, context, kind, parent_ctx, self, attributes, (), True, start_time)
+        if links:
+            max_links = self.limits.max_links
+            span.links = list(links[:max_links])
+            span.dropped_links_count = max(0, len(links) - max_links)
+        if self._has_on_start:
+            self.processor.on_start(span)  # type: ignore[union-attr]
+        return span
+
+    def start_child_span(self, parent: Span, name: str, **kwargs: Any) -> Span:
+        return self.start_span(name, parent=parent, **kwargs)
+
+    @contextmanager
+    def start_as_current_span(
+        self,
+        name: str,
+        *,
+        kind: SpanKind = SpanKind.INTERNAL,
+        parent: Span | SpanContext | None | _Current = CURRENT,
+        links: Sequence[Link] = (),
+        attributes: Mapping[str, Any] | None = None,
+        record_exception: bool = True,
+    ) -> Iterator[Span]:
+        """Start a span, make it current for the block, end it after; an exception is recorded and re-raised."""
+        span = self.start_span(name, kind=kind, parent=parent, links=links, attributes=attributes)
+        with use_span(span, end_on_exit=True, record_exception=record_exception):
+            yield span
+
+    span = start_as_current_span
+
+    @staticmethod
+    def current_span() -> Span | None:
+        return _current_span.get()
+
+    def force_flush(self, timeout_millis: float = 30_000) -> bool:
+        return self.processor.force_flush(timeout_millis) if self.processor is not None else True
+
+    def shutdown(self, timeout_millis: float = 30_000) -> None:
+        if self.processor is not None:
+            self.processor.shutdown(timeout_millis)
+
+
+def _is_default_sampler(sampler: Sampler) -> bool:
+    """``ParentBasedSampler(AlwaysOnSampler())`` with its default delegates (exact types: a subclass may decide
+    otherwise)."""
+    return (
+        type(sampler) is ParentBasedSampler
+        and type(sampler.root) is AlwaysOnSampler
+        and type(sampler.remote_parent_sampled) is AlwaysOnSampler
+        and type(sampler.local_parent_sampled) is AlwaysOnSampler
+        and type(sampler.remote_parent_not_sampled) is AlwaysOffSampler
+        and type(sampler.local_parent_not_sampled) is AlwaysOffSampler
+    )
+
+
+def _ignore(span: Span) -> None:
+    return None
+
+
+_default_lock = threading.Lock()
+_default: Tracer | None = None
+
+
+def configure(**options: Any) -> Tracer:
+    """Set the process-wide default pipeline that adapters and clients use unless given their own options.
+
+    Keyword options override OpenTelemetry's environment variables. Returns the new default tracer; spans started
+    by the previous default still end through the previous pipeline.
+    """
+    global _default
+    tracer = Tracer(Config.from_env(**options))
+    with _default_lock:
+        _default = tracer
+    return tracer
+
+
+def get_tracer() -> Tracer:
+    """The process-wide default tracer, built from the environment on first use if ``configure`` was not called."""
+    global _default
+    tracer = _default
+    if tracer is None:
+        with _default_lock:
+            if _default is None:
+                _default = Tracer(Config.from_env())
+            tracer = _default
+    return tracer
+
+
+def resolve(options: Mapping[str, Any] | None = None) -> tuple[Config, Tracer]:
+    """The configuration and tracer an adapter or client uses: the process default with ``options`` applied, sharing
+    the default tracer unless the options change the pipeline (service, sampler, exporter, processors, limits)."""
+    default = get_tracer()
+    if not options:
+        return default.config, default
+    config = default.config.replace(**options)
+    if config.pipeline_key == default.config.pipeline_key:
+        return config, default
+    return config, Tracer(config)
+
+
+def _reset_default_for_tests() -> None:
+    global _default
+    with _default_lock:
+        _default = None
+
+
+__all__ = ["CURRENT", "Tracer", "configure", "get_tracer", "resolve"]
