@@ -11,12 +11,12 @@ import grpc
 from grpc.aio import AbortError
 
 from c13_middleware.client._core import Pipeline, inject_context
-from c13_middleware.export.prometheus.hooks import record_rpc_call
 from c13_middleware.propagation._propagators import metadata_setter
 from c13_middleware.trace._context import _suppressed
+from c13_middleware.trace._observe import record_rpc_call
 from c13_middleware.trace._safety import log_once
-from c13_middleware.trace._semconv import split_address
-from c13_middleware.trace._span import Span, SpanKind, exception_type_name
+from c13_middleware.trace._semconv import exception_type_name, split_address
+from c13_middleware.trace._span import Span, SpanKind
 
 OK = grpc.StatusCode.OK
 CANCELLED = grpc.StatusCode.CANCELLED

@@ -12,15 +12,14 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
-from ..export.prometheus.hooks import record_http_client_call
 from ..propagation._propagators import DEFAULT_PROPAGATOR, HeaderSetter, Propagated
 from ..propagation._traceparent import format_traceparent
-from ..server._core import method_attributes
 from ..trace._config import Config
 from ..trace._context import _current_baggage, _current_span
+from ..trace._observe import record_http_client_call
 from ..trace._safety import log_once
-from ..trace._semconv import redact_query
-from ..trace._span import Span, SpanKind, exception_type_name
+from ..trace._semconv import exception_type_name, method_attributes, redact_query
+from ..trace._span import Span, SpanKind
 from ..trace._tracer import Tracer, get_tracer, resolve
 
 

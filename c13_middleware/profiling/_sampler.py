@@ -22,7 +22,7 @@ import time
 from types import FrameType
 from typing import Any
 
-from ..export.prometheus.hooks import register_profiler_stats
+from ..trace._health import register_profiler_stats
 from ._attribution import Attribution, Hit, SessionMark, SpanMark
 from ._cpuclock import ThreadClocks
 from ._frames import classify_io, is_selector_wait

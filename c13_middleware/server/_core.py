@@ -20,14 +20,13 @@ from ..propagation._tracestate import TraceState
 from ..trace._config import FORBIDDEN_HEADERS, excluded_urls_from_env
 from ..trace._observe import notify
 from ..trace._safety import log_once
-from ..trace._semconv import redact_query, split_host
+from ..trace._semconv import method_attributes, redact_query, split_host
 from ..trace._span import Link, SpanKind
 from ..trace._tracer import Tracer, get_tracer, resolve
 from ._request import EMPTY_BAGGAGE, HeaderItems, ServerRequest, _server_request, active_server_request
 
 _NOTHING = Propagated()
 _new_context = tuple.__new__
-KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY"})
 
 
 class ServerCore:
@@ -199,17 +198,6 @@ def restart_links(parent: SpanContext | None) -> tuple[Link, ...]:
     return () if parent is None else (Link(parent, {"c13.link.reason": "untrusted_incoming_context"}),)
 
 
-def method_attributes(method: str, limit: int | None, attributes: dict[str, Any]) -> str:
-    """Set ``http.request.method`` (``_OTHER``, plus ``http.request.method_original``, for a method outside the
-    semantic conventions' set) and return the method part of the span name (``HTTP`` for ``_OTHER``)."""
-    if method in KNOWN_METHODS:
-        attributes["http.request.method"] = method
-        return method
-    attributes["http.request.method"] = "_OTHER"
-    attributes["http.request.method_original"] = method[:limit] if limit else method
-    return "HTTP"
-
-
 def _extract_w3c(propagation: Mapping[str, Sequence[str]]) -> tuple[SpanContext | None, Baggage]:
     """The default propagator's extract, without its per-call layering: same parsers, same rules."""
     values = propagation.get("traceparent")
@@ -257,10 +245,8 @@ def _header_matcher(patterns: Sequence[str]) -> re.Pattern[str] | None:
 
 
 __all__ = [
-    "KNOWN_METHODS",
     "ServerCore",
     "ServerRequest",
     "active_server_request",
-    "method_attributes",
     "restart_links",
 ]

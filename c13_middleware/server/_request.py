@@ -13,7 +13,8 @@ from ..propagation._traceparent import format_traceparent
 from ..trace._context import SPAN_ACTIVATION_LISTENER, _current_baggage, _current_span
 from ..trace._observe import notify
 from ..trace._safety import log_once
-from ..trace._span import Span, exception_type_name
+from ..trace._semconv import exception_type_name
+from ..trace._span import Span
 
 if TYPE_CHECKING:
     from ..profiling import ProfileDecision

@@ -6,7 +6,7 @@ Observers run on the request path: they must be cheap. An observer that raises i
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from ._safety import log_once
 
@@ -33,3 +33,53 @@ def notify(observers: Iterable[object], method_name: str, *args: object, **kwarg
             method(*args, **kwargs)
         except Exception:
             log_once(f"observer:{type(observer).__name__}", "c13_middleware: observer failed", exc_info=True)
+
+
+def record_http_client_call(
+    observers: Iterable[object],
+    *,
+    method: str,
+    server_address: str,
+    server_port: int | None,
+    status: int | None,
+    duration_s: float,
+    scheme: str = "",
+    error_type: str | None = None,
+) -> None:
+    """Report one finished outgoing HTTP request (``http.client.request.duration``) to ``observers``."""
+    notify(
+        observers,
+        "http_client_request",
+        method=method,
+        server_address=server_address,
+        server_port=server_port,
+        status=status,
+        duration_s=duration_s,
+        scheme=scheme,
+        error_type=error_type,
+    )
+
+
+def record_rpc_call(
+    observers: Iterable[object],
+    kind: Literal["client", "server"],
+    *,
+    service: str,
+    method: str,
+    grpc_status_code: int | None,
+    duration_s: float,
+    error_type: str | None = None,
+    system: str = "grpc",
+) -> None:
+    """Report one finished RPC (``rpc.client.call.duration`` or ``rpc.server.call.duration``) to ``observers``."""
+    notify(
+        observers,
+        "rpc_call",
+        kind,
+        service=service,
+        method=method,
+        grpc_status_code=grpc_status_code,
+        duration_s=duration_s,
+        error_type=error_type,
+        system=system,
+    )

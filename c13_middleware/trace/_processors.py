@@ -71,7 +71,12 @@ class SimpleSpanProcessor(SpanProcessor):
         return self.exporter.force_flush(timeout_millis)
 
 
-_live_batchers: weakref.WeakSet[BatchSpanProcessor] = weakref.WeakSet()
+_LIVE_BATCHERS: weakref.WeakSet[BatchSpanProcessor] = weakref.WeakSet()
+
+
+def live_batch_processors() -> list[BatchSpanProcessor]:
+    """The batch processors not yet garbage-collected (for the health metrics)."""
+    return list(_LIVE_BATCHERS)
 
 
 class BatchSpanProcessor(SpanProcessor):
@@ -102,7 +107,7 @@ class BatchSpanProcessor(SpanProcessor):
         self._flush_waiters: list[threading.Event] = []
         self._thread: threading.Thread | None = None
         self._shut = False
-        _live_batchers.add(self)
+        _LIVE_BATCHERS.add(self)
 
     @property
     def queue_length(self) -> int:
@@ -228,7 +233,7 @@ class MultiSpanProcessor(SpanProcessor):
 
 
 def _reset_after_fork() -> None:
-    for processor in list(_live_batchers):
+    for processor in list(_LIVE_BATCHERS):
         processor._after_fork_in_child()
 
 
@@ -238,7 +243,7 @@ if hasattr(os, "register_at_fork"):
 
 @atexit.register
 def _shutdown_at_exit() -> None:
-    for processor in list(_live_batchers):
+    for processor in list(_LIVE_BATCHERS):
         try:
             processor.shutdown(timeout_millis=5000)
         except Exception:  # pragma: no cover - interpreter teardown

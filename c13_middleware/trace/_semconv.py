@@ -1,9 +1,12 @@
-"""Small URL helpers shared by the server core and the clients."""
+"""The semantic conventions' shared vocabulary: HTTP methods, exception type names, host and URL helpers. Used by
+the server core, the clients and the metrics, so each rule exists once."""
 
 from __future__ import annotations
 
 import functools
+from typing import Any
 
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY"})
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
@@ -50,3 +53,20 @@ def redact_query(query: str, sensitive: frozenset[str]) -> str:
             parts[index] = f"{key}=REDACTED"
             changed = True
     return "&".join(parts) if changed else query
+
+
+def method_attributes(method: str, limit: int | None, attributes: dict[str, Any]) -> str:
+    """Set ``http.request.method`` (``_OTHER``, plus ``http.request.method_original``, for a method outside the
+    semantic conventions' set) and return the method part of the span name (``HTTP`` for ``_OTHER``)."""
+    if method in KNOWN_METHODS:
+        attributes["http.request.method"] = method
+        return method
+    attributes["http.request.method"] = "_OTHER"
+    attributes["http.request.method_original"] = method[:limit] if limit else method
+    return "HTTP"
+
+
+def exception_type_name(exception: BaseException) -> str:
+    cls = type(exception)
+    module = cls.__module__
+    return cls.__qualname__ if module in ("builtins", "__main__") else f"{module}.{cls.__qualname__}"

@@ -12,6 +12,7 @@ from ..propagation._span_context import SpanContext
 from ._context import SPAN_END_COLLECTOR as _span_end_collector
 from ._limits import SpanLimits
 from ._safety import log_once
+from ._semconv import exception_type_name
 
 if TYPE_CHECKING:
     from ._resource import Resource
@@ -322,9 +323,3 @@ class Span:
 
 
 _EMPTY: tuple[()] = ()
-
-
-def exception_type_name(exception: BaseException) -> str:
-    cls = type(exception)
-    module = cls.__module__
-    return cls.__qualname__ if module in ("builtins", "__main__") else f"{module}.{cls.__qualname__}"

@@ -1,7 +1,8 @@
 """Prometheus RED metrics for traced requests, named as OpenTelemetry's semantic conventions name them.
 
 ``PrometheusMetrics`` is a request observer (``observers=[PrometheusMetrics()]`` on any adapter or ``configure``),
-and also what instrumented clients report their calls to (``hooks.record_http_client_call``/``record_rpc_call``).
+and also what instrumented clients report their calls to (the observer methods ``http_client_request`` and
+``rpc_call``).
 ``prometheus_client`` is imported on first use, so ``c13_middleware`` itself does not need it.
 """
 
@@ -11,6 +12,8 @@ import importlib
 from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
+
+from ...trace._semconv import KNOWN_METHODS
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -95,7 +98,7 @@ class PrometheusMetrics:
                 return
         child.observe(duration_s)
 
-    # Outgoing calls and RPCs (reported through hooks.record_http_client_call / record_rpc_call)
+    # Outgoing calls and RPCs (reported through record_http_client_call / record_rpc_call)
     def http_client_request(
         self,
         *,
@@ -113,8 +116,6 @@ class PrometheusMetrics:
         key = (method, server_address, server_port, status, scheme, error_type)
         child = series.children.get(key)
         if child is None:
-            from ...server._core import KNOWN_METHODS  # here, not at import: the profiler imports this package
-
             values = (
                 method if method in KNOWN_METHODS else "_OTHER",
                 server_address,

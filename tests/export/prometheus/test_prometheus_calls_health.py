@@ -14,10 +14,9 @@ from c13_middleware import BatchSpanProcessor, ExportResult, Span, SpanExporter,
 from c13_middleware.export.prometheus import (
     PrometheusMetrics,
     _instruments,
-    record_http_client_call,
-    record_rpc_call,
     register_profiler_stats,
 )
+from c13_middleware.trace._observe import record_http_client_call, record_rpc_call
 
 CLIENT = "http_client_request_duration_seconds"
 

@@ -1,20 +1,15 @@
-"""The metrics entry points that need no ``prometheus_client``: other parts of c13 call these.
-
-* ``record_http_client_call`` / ``record_rpc_call``: an instrumented client (httpx, gRPC) or gRPC server reports a
-  finished call to the configured observers (``Config.observers``) that can record it, such as ``PrometheusMetrics``.
-  An observer without the method is skipped; one that raises is logged once. Nothing happens without observers.
-* ``register_profiler_stats``: the profiler registers a callable that the health collector reads at scrape time.
-* ``span_processor_stats`` / ``profiler_stats``: the live values the health collector exports.
+"""c13's own health figures, read by the metrics at scrape time: the live batch processors' counters, and the totals
+of whatever registered itself (the profiler). Lives low so that the profiler registers, and the metrics read, without
+either importing the other.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
-from typing import Literal
+from collections.abc import Callable, Mapping
 
-from ...trace._observe import notify
-from ...trace._safety import log_once
+from ._processors import live_batch_processors
+from ._safety import log_once
 
 ProfilerStats = Callable[[], Mapping[str, float]]
 PROFILER_STAT_KEYS = ("profiles_taken", "overhead_seconds")
@@ -76,10 +71,8 @@ class ProcessorStats:
 def span_processor_stats() -> dict[str, ProcessorStats]:
     """Exporter class name → totals over the live batch processors (a processor that was garbage-collected no
     longer counts, so a total can go down: Prometheus treats that as a counter reset)."""
-    from ...trace._processors import _live_batchers  # at scrape time: keeps this module importable from anywhere in c13
-
     stats: dict[str, ProcessorStats] = {}
-    for processor in list(_live_batchers):
+    for processor in live_batch_processors():
         name = type(processor.exporter).__name__
         entry = stats.get(name)
         if entry is None:
@@ -90,53 +83,3 @@ def span_processor_stats() -> dict[str, ProcessorStats]:
         entry.queue_length += processor.queue_length
         entry.queue_capacity += processor.max_queue_size
     return stats
-
-
-def record_http_client_call(
-    observers: Iterable[object],
-    *,
-    method: str,
-    server_address: str,
-    server_port: int | None,
-    status: int | None,
-    duration_s: float,
-    scheme: str = "",
-    error_type: str | None = None,
-) -> None:
-    """Report one finished outgoing HTTP request (``http.client.request.duration``) to ``observers``."""
-    notify(
-        observers,
-        "http_client_request",
-        method=method,
-        server_address=server_address,
-        server_port=server_port,
-        status=status,
-        duration_s=duration_s,
-        scheme=scheme,
-        error_type=error_type,
-    )
-
-
-def record_rpc_call(
-    observers: Iterable[object],
-    kind: Literal["client", "server"],
-    *,
-    service: str,
-    method: str,
-    grpc_status_code: int | None,
-    duration_s: float,
-    error_type: str | None = None,
-    system: str = "grpc",
-) -> None:
-    """Report one finished RPC (``rpc.client.call.duration`` or ``rpc.server.call.duration``) to ``observers``."""
-    notify(
-        observers,
-        "rpc_call",
-        kind,
-        service=service,
-        method=method,
-        grpc_status_code=grpc_status_code,
-        duration_s=duration_s,
-        error_type=error_type,
-        system=system,
-    )
