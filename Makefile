@@ -20,6 +20,7 @@ CODE := c13_middleware integrations tests benchmarks example_apps
 lint: $(STAMP)
 	$(BIN)/ruff format --check $(CODE)
 	$(BIN)/ruff check $(CODE)
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
