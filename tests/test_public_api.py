@@ -106,7 +106,7 @@ def test_core_imports_no_web_framework() -> None:
     import sys
 
     code = (
-        "import sys, c13_middleware; "
+        "import sys; from c13_middleware import *; "
         "frameworks = ('starlette', 'flask', 'django', 'httpx', 'grpc', 'werkzeug', 'fastapi'); "
         "bad = [m for m in frameworks if m in sys.modules]; "
         "print(bad); sys.exit(1 if bad else 0)"

@@ -20,7 +20,7 @@ from ..trace._observe import record_http_client_call
 from ..trace._safety import log_once
 from ..trace._semconv import exception_type_name, method_attributes, redact_query
 from ..trace._span import Span, SpanKind
-from ..trace._tracer import Tracer, get_tracer, resolve
+from ..trace._tracer import Tracer, get_tracer, resolve, tracer_of
 
 
 class ClientSettings:
@@ -142,9 +142,7 @@ class Pipeline:
         if own is not None:
             return own
         if self._follow_current:
-            span = _current_span.get()
-            if span is not None:
-                return span.tracer
+            return tracer_of(_current_span.get())
         return get_tracer()
 
     def resolve(self) -> tuple[Tracer, ClientSettings]:
@@ -165,8 +163,7 @@ class Pipeline:
 
 def current_tracer() -> Tracer:
     """The current span's tracer, else the process default."""
-    span = _current_span.get()
-    return span.tracer if span is not None else get_tracer()
+    return tracer_of(_current_span.get())
 
 
 def inject_context(set: HeaderSetter, span: Span, settings: ClientSettings) -> None:

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from ..propagation._propagators import Propagated, Propagator, extract, inject, mapping_getter, mapping_setter
 from ..trace._context import _current_baggage, _current_span, _suppressed, use_baggage, use_span
 from ..trace._span import AttributeValue, Link, Span, SpanKind
-from ..trace._tracer import Tracer
+from ..trace._tracer import Tracer, tracer_of
 from ._core import current_tracer
 
 # operation type -> (span kind, legacy messaging.operation value). Kinds per the current conventions: "send" and
@@ -46,7 +46,7 @@ def inject_message(
         if span is None:
             return
     if propagator is None:
-        propagator = span.tracer.config.propagator
+        propagator = tracer_of(span).config.propagator
     inject(mapping_setter(attributes), Propagated(span.context, _current_baggage.get()), propagator)
 
 

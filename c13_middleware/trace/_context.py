@@ -9,12 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING
 
 from ..propagation._baggage import Baggage
-
-if TYPE_CHECKING:
-    from ._span import Span
+from ._span import SPAN_END_COLLECTOR as SPAN_END_COLLECTOR, Span
 
 _current_span: ContextVar[Span | None] = ContextVar("c13_current_span", default=None)
 _current_baggage: ContextVar[Baggage] = ContextVar("c13_baggage", default=Baggage.EMPTY)
@@ -24,11 +21,6 @@ _suppressed: ContextVar[bool] = ContextVar("c13_suppressed", default=False)
 SPAN_ACTIVATION_LISTENER: ContextVar[Callable[[int, bool], None] | None] = ContextVar(
     "c13_span_activation_listener", default=None
 )
-
-
-# Set by a profiled request: every span ending in its context is appended (its main child spans and slow
-# outgoing calls go into the profile and the Server-Timing header).
-SPAN_END_COLLECTOR: ContextVar[list[Span] | None] = ContextVar("c13_span_end_collector", default=None)
 
 
 def current_span() -> Span | None:

@@ -11,15 +11,47 @@ from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 from ._safety import log_once
 
 if TYPE_CHECKING:
-    from ..server._request import ServerRequest
+    from ._span import Span
+
+
+class ObservedRequest(Protocol):
+    """The view of a traced server request that observers get (the server layer's request satisfies it)."""
+
+    @property
+    def span(self) -> Span:
+        """The request's SERVER span."""
+        ...
+
+    @property
+    def method(self) -> str:
+        """The HTTP method as recorded (``_OTHER`` for one outside the known methods)."""
+        ...
+
+    @property
+    def scheme(self) -> str: ...
+
+    @property
+    def route(self) -> str | None:
+        """The matched route template, if the framework reported one."""
+        ...
+
+    @property
+    def status(self) -> int | None:
+        """The response status, None while (or when) no response started."""
+        ...
+
+    @property
+    def error_type(self) -> str | None:
+        """``error.type`` of a failed request (an exception's qualified name, or a 5xx status), else None."""
+        ...
 
 
 @runtime_checkable
 class RequestObserver(Protocol):
-    def request_started(self, request: ServerRequest) -> None:
+    def request_started(self, request: ObservedRequest) -> None:
         """The request's span was opened (``request.method``, ``request.scheme`` are known)."""
 
-    def request_finished(self, request: ServerRequest, duration_s: float) -> None:
+    def request_finished(self, request: ObservedRequest, duration_s: float) -> None:
         """The span ended: ``request.route``, ``request.status`` and ``request.error_type`` are final."""
 
 

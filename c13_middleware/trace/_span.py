@@ -6,17 +6,21 @@ import enum
 import time
 import traceback
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from ..propagation._span_context import SpanContext
-from ._context import SPAN_END_COLLECTOR as _span_end_collector
 from ._limits import SpanLimits
 from ._safety import log_once
 from ._semconv import exception_type_name
 
 if TYPE_CHECKING:
     from ._resource import Resource
-    from ._tracer import Tracer
+
+# Set by a profiled request: every span ending in its context is appended (its main child spans and slow outgoing
+# calls go into the profile and the Server-Timing header). It lives with the span, which fills it, so that the
+# context module can depend on spans and not the other way round; ``trace._context`` re-exports it.
+SPAN_END_COLLECTOR: ContextVar[list[Span] | None] = ContextVar("c13_span_end_collector", default=None)
 
 Primitive = str | bool | int | float
 AttributeValue = Primitive | Sequence[str] | Sequence[bool] | Sequence[int] | Sequence[float]
@@ -148,6 +152,24 @@ def _invalid_attribute(key: object, value: object) -> None:
     )
 
 
+class SpanOwner(Protocol):
+    """What a span needs from whoever started it: a ``Tracer`` satisfies it (the span never imports the tracer)."""
+
+    @property
+    def resource(self) -> Resource: ...
+
+    @property
+    def scope(self) -> str:
+        """The instrumentation scope name."""
+        ...
+
+    @property
+    def limits(self) -> SpanLimits: ...
+
+    def on_end(self, span: Span) -> None:
+        """Called once when a recording span ends."""
+
+
 class Span:
     """A span being recorded. After ``end()`` it is read-only: writes are ignored, ending again is a no-op.
 
@@ -179,7 +201,7 @@ class Span:
         context: SpanContext,
         kind: SpanKind,
         parent: SpanContext | None,
-        tracer: Tracer,
+        tracer: SpanOwner,
         attributes: dict[str, AttributeValue],
         links: Sequence[Link] = (),
         recording: bool = True,
@@ -223,8 +245,9 @@ class Span:
         return self._tracer.limits
 
     @property
-    def tracer(self) -> Tracer:
-        """The tracer (and so the pipeline) this span ends through; calls made inside it reuse it."""
+    def tracer(self) -> SpanOwner:
+        """What started this span and ends it: a ``Tracer`` unless the span was built by hand. Calls made inside
+        the span reuse its pipeline: ``trace._tracer.tracer_of(span)`` gives it typed as a ``Tracer``."""
         return self._tracer
 
     def is_recording(self) -> bool:
@@ -317,7 +340,7 @@ class Span:
         self.end_time = self.start_time + (_perf_ns() - self._start_perf) if end_time is None else end_time
         if self._recording:
             self._tracer.on_end(self)
-        collector = _span_end_collector.get()
+        collector = SPAN_END_COLLECTOR.get()
         if collector is not None:
             collector.append(self)
 

@@ -229,6 +229,16 @@ def get_tracer() -> Tracer:
     return tracer
 
 
+def tracer_of(span: Span | None) -> Tracer:
+    """The tracer ``span`` ends through, so that work done inside it reuses its pipeline; the process default when
+    there is no span or it was not started by a ``Tracer``."""
+    if span is not None:
+        owner = span.tracer
+        if isinstance(owner, Tracer):
+            return owner
+    return get_tracer()
+
+
 def resolve(options: Mapping[str, Any] | None = None) -> tuple[Config, Tracer]:
     """The configuration and tracer an adapter or client uses: the process default with ``options`` applied, sharing
     the default tracer unless the options change the pipeline (service, sampler, exporter, processors, limits)."""
@@ -247,4 +257,4 @@ def _reset_default_for_tests() -> None:
         _default = None
 
 
-__all__ = ["CURRENT", "Tracer", "configure", "get_tracer", "resolve"]
+__all__ = ["CURRENT", "Tracer", "configure", "get_tracer", "resolve", "tracer_of"]

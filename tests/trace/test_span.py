@@ -4,7 +4,18 @@ import logging
 
 import pytest
 
-from c13_middleware import InMemoryExporter, Link, SpanContext, SpanKind, SpanLimits, SpanStatus, StatusCode, Tracer
+from c13_middleware import (
+    InMemoryExporter,
+    Link,
+    Resource,
+    Span,
+    SpanContext,
+    SpanKind,
+    SpanLimits,
+    SpanStatus,
+    StatusCode,
+    Tracer,
+)
 
 
 def test_span_records_name_kind_times_and_ids(tracer: Tracer, exporter: InMemoryExporter) -> None:
@@ -137,3 +148,30 @@ def test_invalid_keys_are_dropped(tracer: Tracer) -> None:
     span = tracer.start_span("s", attributes={"": "empty key", 3: "int key", "ok": "v"})  # type: ignore[dict-item]
     span.end()
     assert span.attributes == {"ok": "v"}
+
+
+class _Owner:
+    """A minimal span owner: what a span needs from whoever started it, and no tracer."""
+
+    scope = "hand-made"
+
+    def __init__(self) -> None:
+        self.resource = Resource({"service.name": "owner"})
+        self.limits = SpanLimits(max_attributes=1)
+        self.ended: list[Span] = []
+
+    def on_end(self, span: Span) -> None:
+        self.ended.append(span)
+
+
+def test_a_span_needs_only_its_owner_protocol() -> None:
+    owner = _Owner()
+    context = SpanContext(trace_id=1, span_id=2, trace_flags=1)
+    span = Span("manual", context, SpanKind.INTERNAL, None, owner, {})
+    span.set_attribute("a", 1)
+    span.set_attribute("b", 2)
+    span.end()
+    assert owner.ended == [span]
+    assert span.attributes == {"a": 1} and span.dropped_attributes_count == 1
+    assert span.scope == "hand-made" and span.resource.attributes["service.name"] == "owner"
+    assert span.tracer is owner

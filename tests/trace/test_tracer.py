@@ -12,7 +12,9 @@ from c13_middleware import (
     Sampler,
     SamplingDecision,
     SamplingResult,
+    Span,
     SpanContext,
+    SpanKind,
     StatusCode,
     Tracer,
     TraceState,
@@ -23,6 +25,7 @@ from c13_middleware import (
     use_span,
 )
 from c13_middleware.propagation._span_context import RANDOM_FLAG, SAMPLED_FLAG
+from c13_middleware.trace._tracer import tracer_of
 
 
 def test_new_trace_is_random_and_sampled(tracer: Tracer) -> None:
@@ -163,6 +166,22 @@ def test_span_ends_through_the_pipeline_of_its_tracer() -> None:
     assert [s.name for s in first.get_finished_spans()] == ["started before reconfigure"]
     assert second.get_finished_spans() == []
     assert span.tracer is old
+    assert tracer_of(span) is old
+
+
+def test_tracer_of_falls_back_to_the_default_without_a_tracer_behind_the_span(tracer: Tracer) -> None:
+    class Owner:
+        scope = "hand-made"
+        resource = tracer.resource
+        limits = tracer.limits
+
+        def on_end(self, span: Span) -> None:
+            pass
+
+    hand_made = Span("manual", SpanContext(1, 2, SAMPLED_FLAG), SpanKind.INTERNAL, None, Owner(), {})
+    assert tracer_of(hand_made) is get_tracer()
+    assert tracer_of(None) is get_tracer()
+    assert tracer_of(tracer.start_span("s")) is tracer
 
 
 def test_use_span_does_not_end_by_default(tracer: Tracer) -> None:

@@ -8,9 +8,29 @@ standard library.
 
 from __future__ import annotations
 
-from .config import Settings, resolve_settings
-from .exporter import DEFAULT_MAX_RETRY_TIME, OTLPExporter
-from .file import OTLPFileExporter
-from .retry import Backoff
+from typing import TYPE_CHECKING
 
-__all__ = ["DEFAULT_MAX_RETRY_TIME", "Backoff", "OTLPExporter", "OTLPFileExporter", "Settings", "resolve_settings"]
+from ..._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from .config import Settings, resolve_settings
+    from .exporter import DEFAULT_MAX_RETRY_TIME, OTLPExporter
+    from .file import OTLPFileExporter
+    from .retry import Backoff
+
+__all__ = [
+    "DEFAULT_MAX_RETRY_TIME",
+    "Backoff",
+    "OTLPExporter",
+    "OTLPFileExporter",
+    "Settings",
+    "resolve_settings",
+]
+
+_EXPORTS = {
+    ".config": ("Settings", "resolve_settings"),
+    ".exporter": ("DEFAULT_MAX_RETRY_TIME", "OTLPExporter"),
+    ".file": ("OTLPFileExporter",),
+    ".retry": ("Backoff",),
+}
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

@@ -18,8 +18,8 @@ from ...trace._semconv import KNOWN_METHODS
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
-    from ...server._core import ServerRequest
     from ...server.asgi import ASGIApp, Receive, Scope, Send
+    from ...trace._observe import ObservedRequest
     from ._instruments import Instruments
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -71,10 +71,10 @@ class PrometheusMetrics:
         return f"PrometheusMetrics(namespace={self.namespace!r})"
 
     # RequestObserver
-    def request_started(self, request: ServerRequest) -> None:
+    def request_started(self, request: ObservedRequest) -> None:
         self._instruments.active_child(request.method, request.scheme).inc()
 
-    def request_finished(self, request: ServerRequest, duration_s: float) -> None:
+    def request_finished(self, request: ObservedRequest, duration_s: float) -> None:
         instruments = self._instruments
         method = request.method
         scheme = request.scheme
