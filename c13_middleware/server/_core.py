@@ -23,7 +23,8 @@ from ..trace._safety import log_once
 from ..trace._semconv import method_attributes, redact_query, split_host
 from ..trace._span import Link, SpanKind
 from ..trace._tracer import Tracer, get_tracer, resolve
-from ._request import EMPTY_BAGGAGE, HeaderItems, ServerRequest, _server_request, active_server_request
+from ._head import RequestHead
+from ._request import EMPTY_BAGGAGE, ServerRequest, _server_request, active_server_request
 
 _NOTHING = Propagated()
 _new_context = tuple.__new__
@@ -78,26 +79,12 @@ class ServerCore:
             log_once("exclude-urls", "c13_middleware: could not match a request URL to exclude_urls", exc_info=True)
             return False
 
-    def start(
-        self,
-        method: str,
-        path: str,
-        scheme: str,
-        query: str,
-        host: str | None,
-        user_agent: str | None,
-        propagation: Mapping[str, Sequence[str]] | None,
-        protocol_version: str | None = None,
-        server: tuple[str, int | None] | None = None,
-        client: str | None = None,
-        header_items: HeaderItems | None = None,
-    ) -> ServerRequest | None:
+    def start(self, head: RequestHead) -> ServerRequest | None:
         """Open the request's span; None when the path is excluded or an outer adapter already opened the span for
-        this request (that adapter's span is then the one to annotate).
-
-        ``propagation`` maps the propagator's header names (lower case) to their field values; None or empty means
-        the request carries none of them. ``header_items`` lists all request headers, for header capture only.
-        """
+        this request (that adapter's span is then the one to annotate)."""
+        method, path, scheme, query, host, user_agent, propagation, protocol_version, server, client, header_items = (
+            head
+        )
         if _server_request.get() is not None or path in self._exact_excluded:
             return None
         if self._regex_excluded and any(rule.search(path) for rule in self._regex_excluded):
@@ -245,6 +232,7 @@ def _header_matcher(patterns: Sequence[str]) -> re.Pattern[str] | None:
 
 
 __all__ = [
+    "RequestHead",
     "ServerCore",
     "ServerRequest",
     "active_server_request",

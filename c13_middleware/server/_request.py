@@ -3,7 +3,6 @@ exactly once (with its profile and observers). Built by ``ServerCore.start``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -15,6 +14,7 @@ from ..trace._observe import notify
 from ..trace._safety import log_once
 from ..trace._semconv import exception_type_name
 from ..trace._span import Span
+from ._head import HeaderItems
 
 if TYPE_CHECKING:
     from ..profiling import ProfileDecision
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from ._core import ServerCore
 
 EMPTY_BAGGAGE = Baggage.EMPTY
-HeaderItems = Callable[[], Iterable[tuple[str, str]]]
 
 # The request being handled in this context: a second adapter mounted on the same app (Django under the ASGI
 # middleware) finds it here and annotates its span instead of opening another one.

@@ -18,23 +18,15 @@ from c13_middleware import (
     get_baggage,
     use_baggage,
 )
-from c13_middleware.server._core import ServerCore, active_server_request, split_host
+from c13_middleware.server._core import RequestHead, ServerCore, active_server_request, split_host
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
 def start(core: ServerCore, **overrides: Any) -> Any:
-    arguments: dict[str, Any] = {
-        "method": "GET",
-        "path": "/p",
-        "scheme": "https",
-        "query": "",
-        "host": None,
-        "user_agent": None,
-        "propagation": None,
-    }
+    arguments: dict[str, Any] = {"method": "GET", "path": "/p", "scheme": "https"}
     arguments.update(overrides)
-    return core.start(**arguments)
+    return core.start(RequestHead(**arguments))
 
 
 def test_custom_propagator_is_used(options: dict[str, Any], exporter: InMemoryExporter) -> None:
