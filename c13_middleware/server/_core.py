@@ -9,9 +9,10 @@ import functools
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
-from ..profiling._server import PROFILE_HEADERS, RequestProfiler
+from ..profiling._server import PROFILE_HEADERS, RequestProfile, RequestProfiler
 from ..propagation._baggage import Baggage
 from ..propagation._propagators import DEFAULT_PROPAGATOR, Propagated
 from ..propagation._span_context import SpanContext
@@ -21,10 +22,13 @@ from ..trace._config import FORBIDDEN_HEADERS, excluded_urls_from_env
 from ..trace._observe import notify
 from ..trace._safety import log_once
 from ..trace._semconv import method_attributes, redact_query, split_host
-from ..trace._span import Link, SpanKind
+from ..trace._span import Link, Span, SpanKind
 from ..trace._tracer import Tracer, get_tracer, resolve
 from ._head import RequestHead
 from ._request import EMPTY_BAGGAGE, ServerRequest, _server_request, active_server_request
+
+if TYPE_CHECKING:
+    from ..profiling import ProfileDecision
 
 _NOTHING = Propagated()
 _new_context = tuple.__new__
@@ -55,14 +59,15 @@ class ServerCore:
         self._capture_response = _header_matcher(config.capture_response_headers)
         self._sanitize = _header_matcher(config.sanitize_fields)
         self._sensitive_query = frozenset(name.lower() for name in config.sensitive_query_params)
-        self._max_length = config.span_limits.max_attribute_length
+        self.max_length = config.span_limits.max_attribute_length
         self._w3c = config.propagator is DEFAULT_PROPAGATOR
         self.captures_request_headers = self._capture_request is not None
+        self.captures_response_headers = self._capture_response is not None
         self.profiler = RequestProfiler(config) if config.profiling_enabled else None
         # The headers shells collect with the propagation headers: the propagator's, plus the profiling trigger's.
         self.request_fields = tuple(config.propagator.fields) + (PROFILE_HEADERS if self.profiler else ())
         self.environ_fields = tuple(("HTTP_" + n.upper().replace("-", "_"), n) for n in self.request_fields)
-        self._observers = tuple(config.observers)
+        self.observers = tuple(config.observers)
 
     def _url_is_excluded(
         self, scheme: str, host: str | None, server: tuple[str, int | None] | None, path: str, query: str
@@ -108,7 +113,7 @@ class ServerCore:
                     parent = None
                     baggage = EMPTY_BAGGAGE
 
-            limit = self._max_length
+            limit = self.max_length
             if limit is not None and len(path) > limit:
                 path = path[:limit]
             attributes: dict[str, Any] = {"url.path": path, "url.scheme": scheme}
@@ -145,10 +150,10 @@ class ServerCore:
                 request.profile_decision = self.profiler.decide(
                     method, path, lambda header: (fields.get(header) or (None,))[0]
                 )
-            if self._observers:
+            if self.observers:
                 request.scheme = scheme
                 request.method = attributes["http.request.method"]
-                notify(self._observers, "request_started", request)
+                notify(self.observers, "request_started", request)
             return request
         except Exception:
             log_once("server-start", "c13_middleware: could not start the request span", exc_info=True)
@@ -160,6 +165,18 @@ class ServerCore:
 
     def redact_query(self, query: str) -> str:
         return redact_query(query, self._sensitive_query)
+
+    def response_header_attributes(self, headers: Iterable[tuple[str, str]]) -> dict[str, Any]:
+        """``http.response.header.*`` attributes for the configured response headers (``captures_response_headers``)."""
+        captured: dict[str, Any] = {}
+        if self._capture_response is not None:
+            self._capture(captured, "http.response.header.", self._capture_response, headers)
+        return captured
+
+    def begin_profile(self, decision: ProfileDecision, span: Span, frame: FrameType) -> RequestProfile | None:
+        """The request's profile, started for the handler running below ``frame``."""
+        profiler = self.profiler
+        return profiler.begin(decision, span, frame) if profiler is not None else None
 
     def _capture(
         self,

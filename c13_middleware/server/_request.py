@@ -106,9 +106,8 @@ class ServerRequest:
         """Profile this request if it was chosen for profiling; ``frame`` is the shell's, above the handler.
         Call it after ``activate`` and in the request's context."""
         decision = self.profile_decision
-        profiler = self.core.profiler
-        if decision is not None and profiler is not None and self.profile is None:
-            self.profile = profiler.begin(decision, self.span, frame)
+        if decision is not None and self.profile is None:
+            self.profile = self.core.begin_profile(decision, self.span, frame)
 
     def profile_headers(self, streamed: bool) -> list[tuple[str, str]]:
         """The profile's headers for the response head, sent once the handler is done. A streamed body's work is not
@@ -124,7 +123,7 @@ class ServerRequest:
             self.route = route
             span = self.span
             if span.end_time is None and span.is_recording():
-                limit = self.core._max_length
+                limit = self.core.max_length
                 span.attributes["http.route"] = route[:limit] if limit else route
                 span.name = f"{self._method_name} {route}"
 
@@ -140,10 +139,8 @@ class ServerRequest:
         if status >= 500:
             exc = self._exception
             span.set_error(exc, error_type=None if exc is not None else str(status))
-        if self.core._capture_response is not None and headers is not None:
-            captured: dict[str, Any] = {}
-            self.core._capture(captured, "http.response.header.", self.core._capture_response, headers())
-            span.set_attributes(captured)
+        if headers is not None and self.core.captures_response_headers:
+            span.set_attributes(self.core.response_header_attributes(headers()))
 
     def record_exception(self, exc: BaseException, *, escaped: bool = True) -> None:
         """Record ``exc`` once as an ``exception`` event. ``escaped``: it left the handler, so the request failed;
@@ -172,7 +169,7 @@ class ServerRequest:
             span.end()
         except Exception:
             log_once("server-end", "c13_middleware: ending the request span failed", exc_info=True)
-        observers = self.core._observers
+        observers = self.core.observers
         if observers:
             duration = (span.end_time or 0) - span.start_time
             notify(observers, "request_finished", self, duration / 1e9)
