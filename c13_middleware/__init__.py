@@ -156,3 +156,24 @@ __all__ = [
     "use_span",
     "verify_token",
 ]
+
+
+# --- composition: the server's per-request profiler -----------------------------------------------------------------
+# The server layer sits below profiling and cannot import it: the profiler is registered here, and imported only when
+# a middleware with profiling turned on is built (a service without profiling never loads it).
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+from .server._extensions import set_request_profiler as _set_request_profiler
+
+if _TYPE_CHECKING:
+    from .profiling._server import RequestProfiler as _RequestProfiler
+
+
+def _request_profiler(config: Config) -> _RequestProfiler:
+    from .profiling._server import RequestProfiler
+
+    return RequestProfiler(config)
+
+
+_set_request_profiler(_request_profiler)
+# --- end of the per-request profiler composition --------------------------------------------------------------------

@@ -10,9 +10,9 @@ from typing import Any
 import grpc
 
 from c13_middleware.client._core import Pipeline
-from c13_middleware.profiling._server import PROFILE_HEADERS, RequestProfiler
 from c13_middleware.propagation._propagators import Propagated, metadata_getter
 from c13_middleware.server._core import restart_links
+from c13_middleware.server._extensions import request_profiler
 from c13_middleware.trace._context import _Activation, _current_baggage
 from c13_middleware.trace._safety import log_once
 from c13_middleware.trace._span import Link, Span, SpanKind
@@ -132,7 +132,7 @@ class ServerTracing:
     def __init__(self, **options: Any) -> None:
         self._pipeline = Pipeline(options, follow_current=False)
         config = self._pipeline.resolve()[1].config
-        self._profiler = RequestProfiler(config) if config.profiling_enabled else None
+        self._profiler = request_profiler(config)
 
     def start_profiling(
         self, span: Span, metadata: Any = None, frame: FrameType | None = None
@@ -147,7 +147,7 @@ class ServerTracing:
             return None
         values: dict[str, str] = {}
         for key, value in metadata or ():
-            if key in PROFILE_HEADERS and isinstance(value, str):
+            if key in profiler.request_headers and isinstance(value, str):
                 values.setdefault(key, value)
         decision = profiler.decide("POST", "/" + span.name, values.get)
         if decision is None:

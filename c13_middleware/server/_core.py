@@ -10,9 +10,8 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..profiling._server import PROFILE_HEADERS, RequestProfile, RequestProfiler
 from ..propagation._baggage import Baggage
 from ..propagation._propagators import DEFAULT_PROPAGATOR, Propagated
 from ..propagation._span_context import SpanContext
@@ -24,11 +23,9 @@ from ..trace._safety import log_once
 from ..trace._semconv import method_attributes, redact_query, split_host
 from ..trace._span import Link, Span, SpanKind
 from ..trace._tracer import Tracer, get_tracer, resolve
+from ._extensions import RequestProfileProtocol, request_profiler
 from ._head import RequestHead
 from ._request import EMPTY_BAGGAGE, ServerRequest, _server_request, active_server_request
-
-if TYPE_CHECKING:
-    from ..profiling import ProfileDecision
 
 _NOTHING = Propagated()
 _new_context = tuple.__new__
@@ -63,9 +60,9 @@ class ServerCore:
         self._w3c = config.propagator is DEFAULT_PROPAGATOR
         self.captures_request_headers = self._capture_request is not None
         self.captures_response_headers = self._capture_response is not None
-        self.profiler = RequestProfiler(config) if config.profiling_enabled else None
+        self.profiler = request_profiler(config)
         # The headers shells collect with the propagation headers: the propagator's, plus the profiling trigger's.
-        self.request_fields = tuple(config.propagator.fields) + (PROFILE_HEADERS if self.profiler else ())
+        self.request_fields = tuple(config.propagator.fields) + (self.profiler.request_headers if self.profiler else ())
         self.environ_fields = tuple(("HTTP_" + n.upper().replace("-", "_"), n) for n in self.request_fields)
         self.observers = tuple(config.observers)
 
@@ -173,7 +170,7 @@ class ServerCore:
             self._capture(captured, "http.response.header.", self._capture_response, headers)
         return captured
 
-    def begin_profile(self, decision: ProfileDecision, span: Span, frame: FrameType) -> RequestProfile | None:
+    def begin_profile(self, decision: object, span: Span, frame: FrameType) -> RequestProfileProtocol | None:
         """The request's profile, started for the handler running below ``frame``."""
         profiler = self.profiler
         return profiler.begin(decision, span, frame) if profiler is not None else None

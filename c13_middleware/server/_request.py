@@ -17,9 +17,8 @@ from ..trace._span import Span
 from ._head import HeaderItems
 
 if TYPE_CHECKING:
-    from ..profiling import ProfileDecision
-    from ..profiling._server import RequestProfile
     from ._core import ServerCore
+    from ._extensions import RequestProfileProtocol
 
 EMPTY_BAGGAGE = Baggage.EMPTY
 
@@ -64,8 +63,8 @@ class ServerRequest:
         self._exception: BaseException | None = None
         self.method = ""
         self.scheme = ""
-        self.profile_decision: ProfileDecision | None = None
-        self.profile: RequestProfile | None = None
+        self.profile_decision: object = None  # the profiler's, handed back to it by begin_profile
+        self.profile: RequestProfileProtocol | None = None
         self.streamed: bool | None = None  # set by an adapter that knows whether its response body is streamed
         self._span_token: Any = None
         self._baggage_token: Any = None
