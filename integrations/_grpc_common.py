@@ -16,7 +16,7 @@ from c13_middleware.trace._context import _suppressed
 from c13_middleware.trace._observe import record_rpc_call
 from c13_middleware.trace._safety import log_once
 from c13_middleware.trace._semconv import exception_type_name, split_address
-from c13_middleware.trace._span import Span, SpanKind
+from c13_middleware.trace._span import Span, SpanKind, finish_span
 
 OK = grpc.StatusCode.OK
 CANCELLED = grpc.StatusCode.CANCELLED
@@ -131,10 +131,7 @@ class RpcSpan:
                 on_end()
             except Exception:
                 log_once("grpc-profile-end", "c13_middleware: the per-call profiling hook failed", exc_info=True)
-        try:
-            span.end()
-        except Exception:
-            log_once("grpc-end", "c13_middleware: ending a gRPC span failed", exc_info=True)
+        duration = finish_span(span, "a gRPC span")
         if self._observers:
             record_rpc_call(
                 self._observers,
@@ -142,7 +139,7 @@ class RpcSpan:
                 service=self._rpc.get("rpc.service", ""),
                 method=self._rpc.get("rpc.method", ""),
                 grpc_status_code=code.value[0] if code is not None else None,
-                duration_s=((span.end_time or span.start_time) - span.start_time) / 1e9,
+                duration_s=duration,
                 error_type=error_type,
             )
 

@@ -19,7 +19,7 @@ from ..trace._context import _current_baggage, _current_span
 from ..trace._observe import record_http_client_call
 from ..trace._safety import log_once
 from ..trace._semconv import exception_type_name, method_attributes, redact_query
-from ..trace._span import Span, SpanKind
+from ..trace._span import Span, SpanKind, finish_span
 from ..trace._tracer import Tracer, get_tracer, resolve
 
 
@@ -265,9 +265,9 @@ class HttpClientCall:
                 span.set_attribute("error.type", exception_type_name(exc))
             for key, value in attributes.items():
                 span.set_attribute(key, value)
-            span.end()
         except Exception:
-            log_once("client-end", "c13_middleware: ending an outgoing call's span failed", exc_info=True)
+            log_once("client-status", "c13_middleware: recording an outgoing call's outcome failed", exc_info=True)
+        duration = finish_span(span, "an outgoing call's span")
         if self._observers:
             status = self._status
             if exc is not None:
@@ -280,7 +280,7 @@ class HttpClientCall:
                 server_address=self._host,
                 server_port=self._port,
                 status=status,
-                duration_s=((span.end_time or span.start_time) - span.start_time) / 1e9,
+                duration_s=duration,
                 scheme=self._scheme,
                 error_type=error_type,
             )

@@ -11,9 +11,8 @@ from ..propagation._baggage import Baggage
 from ..propagation._traceparent import format_traceparent
 from ..trace._context import SPAN_ACTIVATION_LISTENER, _current_baggage, _current_span
 from ..trace._observe import notify
-from ..trace._safety import log_once
 from ..trace._semconv import exception_type_name
-from ..trace._span import Span
+from ..trace._span import Span, finish_span
 from ._head import HeaderItems
 
 if TYPE_CHECKING:
@@ -164,14 +163,10 @@ class ServerRequest:
         span = self.span
         if self.profile is not None:
             self.profile.finish()  # before the span ends: it carries c13.profile.id
-        try:
-            span.end()
-        except Exception:
-            log_once("server-end", "c13_middleware: ending the request span failed", exc_info=True)
+        duration = finish_span(span, "the request span")
         observers = self.core.observers
         if observers:
-            duration = (span.end_time or 0) - span.start_time
-            notify(observers, "request_finished", self, duration / 1e9)
+            notify(observers, "request_finished", self, duration)
 
     @property
     def error_type(self) -> str | None:

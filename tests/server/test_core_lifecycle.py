@@ -202,3 +202,30 @@ def test_pipeline_options_give_the_middleware_its_own_tracer(exporter: InMemoryE
     configure(exporter=other, export_mode="simple")
     start(core).finish()
     assert len(exporter.get_finished_spans()) == 1 and other.get_finished_spans() == []
+
+
+def test_a_failing_span_end_is_logged_once_and_the_request_still_finishes(
+    exporter: InMemoryExporter, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from c13_middleware import Span
+
+    finished: list[float] = []
+
+    class Observer:
+        def request_started(self, request: Any) -> None:
+            pass
+
+        def request_finished(self, request: Any, duration_s: float) -> None:
+            finished.append(duration_s)
+
+    def broken_end(self: Span, end_time: int | None = None) -> None:
+        raise RuntimeError("exporter bug")
+
+    core = ServerCore({"exporter": exporter, "export_mode": "simple", "observers": [Observer()]})
+    monkeypatch.setattr(Span, "end", broken_end)
+    for _ in range(2):
+        request = start(core)
+        request.finish()
+        assert request.finished
+    assert finished == [0.0, 0.0]  # no end time: no made-up duration
+    assert len([r for r in caplog.records if "ending the request span failed" in r.getMessage()]) == 1
