@@ -12,8 +12,8 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
-from ..propagation._propagators import DEFAULT_PROPAGATOR, HeaderSetter, Propagated
-from ..propagation._traceparent import format_traceparent
+from ..propagation._fields import inject_fields
+from ..propagation._propagators import DEFAULT_PROPAGATOR, HeaderSetter
 from ..trace._config import Config
 from ..trace._context import _current_baggage, _current_span
 from ..trace._observe import record_http_client_call
@@ -172,21 +172,7 @@ def current_tracer() -> Tracer:
 def inject_context(set: HeaderSetter, span: Span, settings: ClientSettings) -> None:
     """Write ``span``'s context and the current baggage with the configured propagator (never raises)."""
     try:
-        if settings.default_propagator:  # W3C trace context + baggage, written directly: the common case
-            context = span.context
-            if context.trace_id and context.span_id:
-                set("traceparent", format_traceparent(context))
-                if context.trace_state:
-                    tracestate = context.trace_state.to_header()
-                    if tracestate:
-                        set("tracestate", tracestate)
-            baggage = _current_baggage.get()
-            if baggage:
-                header = baggage.to_header()
-                if header:
-                    set("baggage", header)
-            return
-        settings.propagator.inject(set, Propagated(span.context, _current_baggage.get()))
+        inject_fields(set, span.context, _current_baggage.get(), settings.propagator)
     except Exception:
         log_once("client-inject", "c13_middleware: injecting context into an outgoing call failed", exc_info=True)
 

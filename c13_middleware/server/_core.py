@@ -5,18 +5,14 @@ and the Flask and Django adapters, only translate their request and response int
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from types import FrameType
 from typing import Any
 
-from ..propagation._baggage import Baggage
-from ..propagation._propagators import DEFAULT_PROPAGATOR, Propagated
+from ..propagation._fields import extract_fields
 from ..propagation._span_context import SpanContext
-from ..propagation._traceparent import parse_traceparent
-from ..propagation._tracestate import TraceState
 from ..trace._config import FORBIDDEN_HEADERS, excluded_urls_from_env
 from ..trace._observe import notify
 from ..trace._safety import log_once
@@ -26,9 +22,6 @@ from ..trace._tracer import Tracer, get_tracer, resolve
 from ._extensions import RequestProfileProtocol, request_profiler
 from ._head import RequestHead
 from ._request import EMPTY_BAGGAGE, ServerRequest, _server_request, active_server_request
-
-_NOTHING = Propagated()
-_new_context = tuple.__new__
 
 
 class ServerCore:
@@ -57,7 +50,6 @@ class ServerCore:
         self._sanitize = _header_matcher(config.sanitize_fields)
         self._sensitive_query = frozenset(name.lower() for name in config.sensitive_query_params)
         self.max_length = config.span_limits.max_attribute_length
-        self._w3c = config.propagator is DEFAULT_PROPAGATOR
         self.captures_request_headers = self._capture_request is not None
         self.captures_response_headers = self._capture_response is not None
         self.profiler = request_profiler(config)
@@ -99,12 +91,7 @@ class ServerCore:
             parent = None
             links: Sequence[Link] = ()
             if propagation:
-                if self._w3c:
-                    parent, baggage = _extract_w3c(propagation)
-                else:
-                    incoming = config.propagator.extract(lambda name: propagation.get(name, ()), _NOTHING)
-                    parent = incoming.span_context
-                    baggage = incoming.baggage
+                parent, baggage = extract_fields(propagation, config.propagator)
                 if not config.trust_incoming_context:
                     links = restart_links(parent)
                     parent = None
@@ -197,46 +184,6 @@ class ServerCore:
 def restart_links(parent: SpanContext | None) -> tuple[Link, ...]:
     """At a trust boundary the caller's context does not become the parent: the new trace links to it instead."""
     return () if parent is None else (Link(parent, {"c13.link.reason": "untrusted_incoming_context"}),)
-
-
-def _extract_w3c(propagation: Mapping[str, Sequence[str]]) -> tuple[SpanContext | None, Baggage]:
-    """The default propagator's extract, without its per-call layering: same parsers, same rules."""
-    values = propagation.get("traceparent")
-    if values and len(values) == 1 and "," in values[0]:
-        values = values[0].split(",")  # fields folded into one line (WSGI, proxies): two fields are invalid
-    parent = parse_traceparent(values) if values else None
-    if parent is not None:
-        values = propagation.get("tracestate")
-        if values:
-            state = (
-                _tracestate(values[0])
-                if len(values) == 1 and len(values[0]) <= _CACHED
-                else TraceState.from_headers(values)
-            )
-            if state:
-                parent = _new_context(SpanContext, (parent[0], parent[1], parent[2], state, True))
-    values = propagation.get("baggage")
-    if not values:
-        return parent, EMPTY_BAGGAGE
-    if len(values) == 1 and len(values[0]) <= _CACHED:
-        return parent, _baggage(values[0])
-    return parent, Baggage.from_headers(values)
-
-
-# A service sees the same few tracestate and baggage values over and over (they come from the same callers), and both
-# parse into immutable objects: a bounded cache turns most parses into one lookup. Only short values are cached, so a
-# client sending large random headers cannot make the cache hold more than 256 × 1 KiB.
-_CACHED = 1024
-
-
-@functools.lru_cache(maxsize=256)
-def _tracestate(value: str) -> TraceState:
-    return TraceState.from_headers((value,))
-
-
-@functools.lru_cache(maxsize=256)
-def _baggage(value: str) -> Baggage:
-    return Baggage.from_headers((value,))
 
 
 def _header_matcher(patterns: Sequence[str]) -> re.Pattern[str] | None:

@@ -159,7 +159,7 @@ def test_deactivate_from_another_context_is_harmless(options: dict[str, Any]) ->
 
 
 def test_hostile_header_sizes_are_absent_not_errors(options: dict[str, Any], exporter: InMemoryExporter) -> None:
-    from c13_middleware.server._core import _tracestate
+    from c13_middleware.propagation._fields import _tracestate
 
     core = ServerCore(options)
     _tracestate.cache_clear()
