@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import FrameType
 from typing import Any
 
+from ..propagation._baggage import Baggage
 from ..propagation._fields import extract_fields
 from ..propagation._span_context import SpanContext
 from ..trace._config import FORBIDDEN_HEADERS, excluded_urls_from_env
@@ -20,7 +21,7 @@ from ..trace._semconv import method_attributes, redact_query, split_host
 from ..trace._span import Link, Span, SpanKind
 from ..trace._tracer import Tracer, get_tracer, resolve
 from ._extensions import RequestProfileProtocol, request_profiler
-from ._head import RequestHead
+from ._head import RequestHead, RpcHead
 from ._request import EMPTY_BAGGAGE, ServerRequest, _server_request, active_server_request
 
 
@@ -55,6 +56,7 @@ class ServerCore:
         self.profiler = request_profiler(config)
         # The headers shells collect with the propagation headers: the propagator's, plus the profiling trigger's.
         self.request_fields = tuple(config.propagator.fields) + (self.profiler.request_headers if self.profiler else ())
+        self._field_set = frozenset(self.request_fields)
         self.environ_fields = tuple(("HTTP_" + n.upper().replace("-", "_"), n) for n in self.request_fields)
         self.observers = tuple(config.observers)
 
@@ -86,16 +88,11 @@ class ServerCore:
         if self._url_excluded and self._url_is_excluded(scheme, host, server, path, query):
             return None
         try:
-            config = self.config
             baggage = EMPTY_BAGGAGE
             parent = None
             links: Sequence[Link] = ()
             if propagation:
-                parent, baggage = extract_fields(propagation, config.propagator)
-                if not config.trust_incoming_context:
-                    links = restart_links(parent)
-                    parent = None
-                    baggage = EMPTY_BAGGAGE
+                parent, baggage, links = self._incoming(propagation)
 
             limit = self.max_length
             if limit is not None and len(path) > limit:
@@ -142,6 +139,54 @@ class ServerCore:
         except Exception:
             log_once("server-start", "c13_middleware: could not start the request span", exc_info=True)
             return None
+
+    def start_rpc(self, head: RpcHead) -> ServerRequest | None:
+        """Open an RPC's SERVER span, with the same extraction, trust rule and profiling trigger as a request (the
+        trigger signs ``POST`` and ``/package.Service/Method``). None on failure: the call then runs untraced."""
+        try:
+            name, rpc_attributes, address, port, metadata = head
+            fields = self.collect_fields(metadata) if metadata else None
+            parent = None
+            baggage = EMPTY_BAGGAGE
+            links: Sequence[Link] = ()
+            if fields:
+                parent, baggage, links = self._incoming(fields)
+            attributes = dict(rpc_attributes)
+            if address:
+                attributes["client.address"] = address
+            if port is not None:
+                attributes["client.port"] = port
+            span = self.tracer.start_span(name, kind=SpanKind.SERVER, parent=parent, links=links, attributes=attributes)
+            request = ServerRequest(self, span, name, baggage)
+            request.rpc = rpc_attributes
+            if self.profiler is not None:
+                found = fields or {}
+                request.profile_decision = self.profiler.decide(
+                    "POST", "/" + name, lambda header: (found.get(header) or (None,))[0]
+                )
+            return request
+        except Exception:
+            log_once("server-start-rpc", "c13_middleware: could not start an RPC server span", exc_info=True)
+            return None
+
+    def _incoming(self, fields: Mapping[str, Sequence[str]]) -> tuple[SpanContext | None, Baggage, Sequence[Link]]:
+        """The caller's context and baggage; at a trust boundary neither is kept: the new trace links to the caller."""
+        config = self.config
+        parent, baggage = extract_fields(fields, config.propagator)
+        if config.trust_incoming_context:
+            return parent, baggage, ()
+        return None, EMPTY_BAGGAGE, restart_links(parent)
+
+    def collect_fields(self, items: Iterable[tuple[str, str | bytes]]) -> dict[str, list[str]] | None:
+        """The propagation and profiling-trigger fields among ``items`` (lower-case names, repeats kept in order)."""
+        found: dict[str, list[str]] | None = None
+        wanted = self._field_set
+        for name, value in items:
+            if name in wanted:
+                if found is None:
+                    found = {}
+                found.setdefault(name, []).append(value if isinstance(value, str) else value.decode("latin-1"))
+        return found
 
     @property
     def tracer(self) -> Tracer:
@@ -194,6 +239,7 @@ def _header_matcher(patterns: Sequence[str]) -> re.Pattern[str] | None:
 
 __all__ = [
     "RequestHead",
+    "RpcHead",
     "ServerCore",
     "ServerRequest",
     "active_server_request",

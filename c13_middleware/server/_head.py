@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 HeaderItems = Callable[[], Iterable[tuple[str, str]]]
 
@@ -30,3 +30,14 @@ class RequestHead(NamedTuple):
 
 
 new_head = tuple.__new__
+
+
+class RpcHead(NamedTuple):
+    """An RPC's head, as a server interceptor reads it (gRPC: ``integrations/_grpc_server.py``)."""
+
+    name: str  # the span name, ``package.Service/Method``
+    attributes: Mapping[str, Any]  # rpc.system, rpc.service, rpc.method
+    client_address: str | None = None
+    client_port: int | None = None
+    # The invocation metadata (lower-case keys, repeated keys allowed): the propagation and profiling-trigger fields.
+    metadata: Iterable[tuple[str, str | bytes]] | None = None

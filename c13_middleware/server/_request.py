@@ -3,6 +3,7 @@ exactly once (with its profile and observers). Built by ``ServerCore.start``."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextvars import ContextVar
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ..propagation._baggage import Baggage
 from ..propagation._traceparent import format_traceparent
 from ..trace._context import SPAN_ACTIVATION_LISTENER, _current_baggage, _current_span
-from ..trace._observe import notify
+from ..trace._observe import notify, record_rpc_call
 from ..trace._semconv import exception_type_name
 from ..trace._span import Span, finish_span
 from ._head import HeaderItems
@@ -50,6 +51,8 @@ class ServerRequest:
         "profile_decision",
         "profile",
         "streamed",
+        "rpc",
+        "_rpc_error_type",
     )
 
     def __init__(self, core: ServerCore, span: Span, method_name: str, baggage: Any) -> None:
@@ -69,6 +72,8 @@ class ServerRequest:
         self._baggage_token: Any = None
         self._request_token: Any = None
         self._baggage = baggage
+        self.rpc: Mapping[str, Any] | None = None  # an RPC's rpc.* attributes (``ServerCore.start_rpc``)
+        self._rpc_error_type: str | None = None
 
     # Context activation is split from start so the WSGI shell can re-enter it around each body chunk.
     def activate(self) -> None:
@@ -165,8 +170,28 @@ class ServerRequest:
             self.profile.finish()  # before the span ends: it carries c13.profile.id
         duration = finish_span(span, "the request span")
         observers = self.core.observers
-        if observers:
+        if not observers:
+            return
+        rpc = self.rpc
+        if rpc is None:
             notify(observers, "request_finished", self, duration)
+        else:
+            record_rpc_call(
+                observers,
+                "server",
+                service=rpc.get("rpc.service", ""),
+                method=rpc.get("rpc.method", ""),
+                grpc_status_code=self.status,
+                duration_s=duration,
+                error_type=self._rpc_error_type,
+                system=str(rpc.get("rpc.system", "grpc")),
+            )
+
+    def rpc_ended(self, status: int | None, error_type: str | None) -> None:
+        """An RPC's outcome, as its protocol defines it (gRPC: the status code's number, and which codes are errors):
+        what ``finish`` reports to the observers (``rpc_call``)."""
+        self.status = status
+        self._rpc_error_type = error_type
 
     @property
     def error_type(self) -> str | None:
