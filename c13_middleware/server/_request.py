@@ -3,22 +3,20 @@ exactly once (with its profile and observers). Built by ``ServerCore.start``."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..propagation._baggage import Baggage
 from ..propagation._traceparent import format_traceparent
+from ..trace._config import Config
 from ..trace._context import SPAN_ACTIVATION_LISTENER, _current_baggage, _current_span
 from ..trace._observe import notify, record_rpc_call
 from ..trace._semconv import exception_type_name
 from ..trace._span import Span, finish_span
+from ._extensions import RequestProfileProtocol
 from ._head import HeaderItems
-
-if TYPE_CHECKING:
-    from ._core import ServerCore
-    from ._extensions import RequestProfileProtocol
 
 EMPTY_BAGGAGE = Baggage.EMPTY
 
@@ -29,6 +27,26 @@ _server_request: ContextVar[ServerRequest | None] = ContextVar("c13_server_reque
 
 def active_server_request() -> ServerRequest | None:
     return _server_request.get()
+
+
+class RequestCore(Protocol):
+    """What a request needs from the core that started it (``ServerCore``)."""
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def max_length(self) -> int | None: ...
+
+    @property
+    def observers(self) -> tuple[object, ...]: ...
+
+    @property
+    def captures_response_headers(self) -> bool: ...
+
+    def response_header_attributes(self, headers: Iterable[tuple[str, str]]) -> dict[str, Any]: ...
+
+    def begin_profile(self, decision: object, span: Span, frame: FrameType) -> RequestProfileProtocol | None: ...
 
 
 class ServerRequest:
@@ -55,7 +73,7 @@ class ServerRequest:
         "_rpc_error_type",
     )
 
-    def __init__(self, core: ServerCore, span: Span, method_name: str, baggage: Any) -> None:
+    def __init__(self, core: RequestCore, span: Span, method_name: str, baggage: Any) -> None:
         self.core = core
         self.span = span
         self._method_name = method_name
