@@ -41,10 +41,6 @@ class ServerCall:
         self._entered = False
 
     @property
-    def span(self) -> Any:
-        return self.request.span
-
-    @property
     def finished(self) -> bool:
         return self._done.locked()
 
