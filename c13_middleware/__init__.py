@@ -7,10 +7,14 @@ profiler, the exporters or the metrics.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._lazy import lazy_exports
 from ._version import __version__
+from .server._extensions import (
+    RequestProfilerProtocol as _RequestProfilerProtocol,
+    set_request_profiler as _set_request_profiler,
+)
 
 if TYPE_CHECKING:
     from .client._messaging import consumer_span, extract_message, inject_message, producer_span
@@ -213,3 +217,17 @@ _EXPORTS = {
     ".trace._tracer": ("Tracer", "configure", "get_tracer"),
 }
 __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
+
+# --- composition: the server's per-request profiler -----------------------------------------------------------------
+# The server layer sits below profiling and cannot import it: the profiler is registered here, and imported only when
+# a middleware with profiling turned on is built (a service without profiling never loads it).
+
+
+def _request_profiler(config: Config) -> _RequestProfilerProtocol[Any]:
+    from .profiling._server import RequestProfiler
+
+    return RequestProfiler(config)
+
+
+_set_request_profiler(_request_profiler)
+# --- end of the per-request profiler composition --------------------------------------------------------------------

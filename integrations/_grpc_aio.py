@@ -13,16 +13,7 @@ import grpc.aio
 from c13_middleware.trace._safety import log_once
 
 from ._grpc_common import CANCELLED, ClientTracing, RpcSpan
-from ._grpc_server import (
-    Behavior,
-    ServerCall,
-    ServerTracing,
-    cancelled_code,
-    final_code,
-    traced_stream,
-    traced_unary,
-    wrap_handler,
-)
+from ._grpc_server import Behavior, ServerCall, ServerTracing, traced_stream, traced_unary, wrap_handler
 
 # --- client -------------------------------------------------------------------------------------------------------
 
@@ -123,19 +114,16 @@ def _async_unary(tracing: ServerTracing, behavior: Behavior, method: str, metada
         call = tracing.begin(method, metadata, context)
         if call is None:
             return await behavior(request, context)
-        state = call.enter()
+        call.enter()
         try:
-            result = await behavior(request, context)
-        except asyncio.CancelledError:
-            call.finish(cancelled_code(context))
-            raise
-        except BaseException as exc:
-            call.failed(exc, context)
+            response = await behavior(request, context)
+        except BaseException as exc:  # CancelledError: the client went away or the deadline passed
+            call.failed(exc)
             raise
         finally:
-            call.exit(state)
-        call.finish(final_code(context))
-        return result
+            call.exit()
+        call.returned()
+        return response
 
     return handler
 
@@ -154,32 +142,32 @@ def _async_gen(tracing: ServerTracing, behavior: Behavior, method: str, metadata
 
 
 async def _aiterate(call: ServerCall, behavior: Behavior, request: Any, context: Any) -> AsyncIterator[Any]:
-    state = call.enter()
+    """``_iterate`` (in _grpc_server.py) for an async-generator handler."""
+    responses: Any = None
     try:
-        responses = behavior(request, context)
-    finally:
-        call.exit(state)
-    try:
+        call.enter()
+        try:
+            responses = behavior(request, context)
+        finally:
+            call.exit()
         while True:
-            state = call.enter()
+            call.enter()
             try:
                 item = await responses.__anext__()
             except StopAsyncIteration:
                 break
             finally:
-                call.exit(state)
+                call.exit()
             yield item
-    except (GeneratorExit, asyncio.CancelledError):
-        call.finish(cancelled_code(context))
+    except BaseException as exc:  # GeneratorExit or CancelledError: the client went away
+        try:
+            aclose = getattr(responses, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        finally:
+            call.failed(exc)
         raise
-    except BaseException as exc:
-        call.failed(exc, context)
-        raise
-    finally:
-        aclose = getattr(responses, "aclose", None)
-        if aclose is not None:
-            await aclose()
-    call.finish(final_code(context))
+    call.returned()
 
 
 def _wrap_aio_handler(tracing: ServerTracing, handler: Any, method: str, metadata: Any) -> Any:

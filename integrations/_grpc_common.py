@@ -1,4 +1,5 @@
-"""Shared by the gRPC interceptors (sync and aio, client and server): names, attributes, status codes, span end."""
+"""Shared by the gRPC interceptors (sync and aio, client and server): names, attributes, status codes; the client's
+call span."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from c13_middleware.trace._context import _suppressed
 from c13_middleware.trace._observe import record_rpc_call
 from c13_middleware.trace._safety import log_once
 from c13_middleware.trace._semconv import exception_type_name, split_address
-from c13_middleware.trace._span import Span, SpanKind
+from c13_middleware.trace._span import Span, SpanKind, finish_span
 
 OK = grpc.StatusCode.OK
 CANCELLED = grpc.StatusCode.CANCELLED
@@ -90,16 +91,34 @@ def is_abort_marker(exc: BaseException) -> bool:
     return type(exc) is Exception and not exc.args  # the sync server raises a bare Exception()
 
 
+def record_status(span: Span, code: grpc.StatusCode | None, exc: BaseException | None, *, server: bool) -> str | None:
+    """Put a call's outcome on its span: ``rpc.grpc.status_code``, the exception (not ``abort``'s unwinding one),
+    and the error status when the code is an error for this side. Returns the ``error.type`` (None: no error)."""
+    error_type: str | None = None
+    try:
+        if exc is not None and isinstance(exc, Exception) and not is_abort_marker(exc):
+            span.record_exception(exc)
+        if code is not None:
+            span.set_attribute("rpc.grpc.status_code", code.value[0])
+            if code is not OK and (not server or code in SERVER_ERROR_CODES):
+                error_type = code.name
+                span.set_error(exc if exc is not None and not is_abort_marker(exc) else None, error_type=error_type)
+        elif exc is not None:
+            error_type = exception_type_name(exc)
+            span.set_error(exc, error_type=error_type)
+    except Exception:
+        log_once("grpc-status", "c13_middleware: recording a gRPC status failed", exc_info=True)
+    return error_type
+
+
 class RpcSpan:
-    """One call's span; ``finish`` ends it exactly once, from whichever thread or callback gets there first."""
+    """One client call's span; ``finish`` ends it exactly once, from whichever thread or callback gets there first."""
 
-    __slots__ = ("span", "_done", "_server", "_on_end", "_observers", "_rpc")
+    __slots__ = ("span", "_done", "_observers", "_rpc")
 
-    def __init__(self, span: Span, *, server: bool, observers: tuple[object, ...] = (), rpc: Any = None) -> None:
+    def __init__(self, span: Span, observers: tuple[object, ...] = (), rpc: Any = None) -> None:
         self.span = span
         self._done = threading.Lock()
-        self._server = server
-        self._on_end: Any = None
         self._observers = observers
         self._rpc: dict[str, Any] = rpc or {}
 
@@ -111,38 +130,16 @@ class RpcSpan:
         if not self._done.acquire(blocking=False):
             return
         span = self.span
-        error_type: str | None = None
-        try:
-            if exc is not None and isinstance(exc, Exception) and not is_abort_marker(exc):
-                span.record_exception(exc)
-            if code is not None:
-                span.set_attribute("rpc.grpc.status_code", code.value[0])
-                if code is not OK and (not self._server or code in SERVER_ERROR_CODES):
-                    error_type = code.name
-                    span.set_error(exc if exc is not None and not is_abort_marker(exc) else None, error_type=error_type)
-            elif exc is not None:
-                error_type = exception_type_name(exc)
-                span.set_error(exc, error_type=error_type)
-        except Exception:
-            log_once("grpc-status", "c13_middleware: recording a gRPC status failed", exc_info=True)
-        on_end, self._on_end = self._on_end, None
-        if on_end is not None:
-            try:
-                on_end()
-            except Exception:
-                log_once("grpc-profile-end", "c13_middleware: the per-call profiling hook failed", exc_info=True)
-        try:
-            span.end()
-        except Exception:
-            log_once("grpc-end", "c13_middleware: ending a gRPC span failed", exc_info=True)
+        error_type = record_status(span, code, exc, server=False)
+        duration = finish_span(span, "a gRPC span")
         if self._observers:
             record_rpc_call(
                 self._observers,
-                "server" if self._server else "client",
+                "client",
                 service=self._rpc.get("rpc.service", ""),
                 method=self._rpc.get("rpc.method", ""),
                 grpc_status_code=code.value[0] if code is not None else None,
-                duration_s=((span.end_time or span.start_time) - span.start_time) / 1e9,
+                duration_s=duration,
                 error_type=error_type,
             )
 
@@ -175,7 +172,6 @@ class ClientTracing:
                 attributes["server.port"] = self.port
             call = RpcSpan(
                 tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes),
-                server=False,
                 observers=settings.config.observers,
                 rpc=base,
             )

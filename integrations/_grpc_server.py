@@ -1,68 +1,93 @@
-"""gRPC server side: the SERVER span lifecycle shared by the sync and aio interceptors, and the sync interceptor."""
+"""gRPC server side: the call lifecycle shared by the sync and aio interceptors (on the server core's request
+lifecycle, as HTTP requests), and the sync interceptor."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
+import threading
 from collections.abc import Callable, Iterator
-from types import FrameType
 from typing import Any
 
 import grpc
 
-from c13_middleware.client._core import Pipeline
-from c13_middleware.profiling._server import PROFILE_HEADERS, RequestProfiler
-from c13_middleware.propagation._propagators import Propagated, metadata_getter
-from c13_middleware.server._core import restart_links
-from c13_middleware.trace._context import _Activation, _current_baggage
+from c13_middleware.server._core import RpcHead, ServerCore, ServerRequest
 from c13_middleware.trace._safety import log_once
-from c13_middleware.trace._span import Link, Span, SpanKind
 
 from ._grpc_common import (
     CANCELLED,
     DEADLINE_EXCEEDED,
     OK,
     UNKNOWN,
-    RpcSpan,
     method_attributes,
     parse_peer,
+    record_status,
 )
 
 Behavior = Callable[[Any, Any], Any]
 
 
-class ServerCall(RpcSpan):
-    """A call's SERVER span plus the baggage that arrived with it; ``enter``/``exit`` make both current."""
+class ServerCall:
+    """One call's server request, with the gRPC parts HTTP does not have: the status code, cancellation, and the
+    profile's headers sent as trailing metadata. The sync and aio handlers drive it through the same steps:
+    ``enter``/``exit`` around each piece of handler work, then ``returned`` or ``failed``."""
 
-    __slots__ = ("baggage", "metadata", "context", "_tracing", "_profiling")
+    __slots__ = ("request", "context", "_done", "_entered")
 
-    def __init__(
-        self, span: Span, baggage: Any, tracing: ServerTracing, observers: tuple[object, ...] = (), rpc: Any = None
-    ) -> None:
-        super().__init__(span, server=True, observers=observers, rpc=rpc)
-        self.baggage = baggage
-        self.metadata: Any = None
-        self.context: Any = None
-        self._tracing = tracing
-        self._profiling = False
+    def __init__(self, request: ServerRequest, context: Any) -> None:
+        self.request = request
+        self.context = context
+        self._done = threading.Lock()
+        self._entered = False
 
-    def enter(self) -> tuple[_Activation, Any]:
-        state = (_Activation(self.span), _current_baggage.set(self.baggage))
-        if not self._profiling:
-            self._profiling = True
-            try:
-                # The caller is the handler's frame (a function, a generator or a coroutine): the profile covers
-                # what runs below it.
-                finish = self._tracing.start_profiling(self.span, self.metadata, sys._getframe(1))
-                if finish is not None:
-                    self._on_end = lambda: self._send_profile_metadata(finish())
-            except Exception:
-                log_once("grpc-profile-start", "c13_middleware: the per-call profiling hook failed", exc_info=True)
-        return state
+    @property
+    def finished(self) -> bool:
+        return self._done.locked()
 
-    def _send_profile_metadata(self, headers: list[tuple[str, str]] | None) -> None:
+    def enter(self) -> None:
+        """Make the span and the baggage current; the first time, also start the call's profile if it was chosen
+        (the caller is the handler's frame, a function, a generator or a coroutine: the profile covers what runs
+        below it)."""
+        request = self.request
+        request.activate()
+        if not self._entered:
+            self._entered = True
+            if request.profile_decision is not None:
+                request.begin_profile(sys._getframe(1))
+
+    def exit(self) -> None:
+        self.request.deactivate()
+
+    def returned(self) -> None:
+        """The handler returned (or its response stream ended)."""
+        self.finish(final_code(self.context))
+
+    def failed(self, exc: BaseException) -> None:
+        """The handler raised. Stopped from outside (the client went away, the task was cancelled): the code it set,
+        else CANCELLED or DEADLINE_EXCEEDED. Otherwise the code it set (``abort``/``set_code``), else UNKNOWN as gRPC
+        sends."""
+        code = code_of(self.context)
+        if code is not None and code is not OK:
+            self.finish(code, None if isinstance(exc, (GeneratorExit, asyncio.CancelledError)) else exc)
+        elif isinstance(exc, (GeneratorExit, asyncio.CancelledError)):
+            self.finish(cancelled_code(self.context))
+        else:
+            self.finish(UNKNOWN, exc)
+
+    def finish(self, code: grpc.StatusCode, exc: BaseException | None = None) -> None:
+        """End the call exactly once, from whichever thread or callback gets there first."""
+        if not self._done.acquire(blocking=False):
+            return
+        request = self.request
+        error_type = record_status(request.span, code, exc, server=True)
+        request.rpc_ended(code.value[0], error_type)
+        self._send_profile_metadata(request.profile_headers(streamed=False))  # stops the profile
+        request.finish()
+
+    def _send_profile_metadata(self, headers: list[tuple[str, str]]) -> None:
         """A token-bearing caller gets ``x-c13-profile-id`` and ``server-timing`` as trailing metadata (gRPC's
         place for what is known only once the handler returned), after any the handler set itself."""
-        if not headers or self.context is None:
+        if not headers:
             return
         try:
             mine = tuple((name.lower(), value) for name, value in headers)
@@ -70,27 +95,13 @@ class ServerCall(RpcSpan):
         except Exception:  # the RPC already ended (cancelled): nothing can be sent
             pass
 
-    @staticmethod
-    def exit(state: tuple[_Activation, Any]) -> None:
-        activation, token = state
-        activation.close()
-        try:
-            _current_baggage.reset(token)
-        except ValueError:
-            pass  # reset from another context: the activating one ended with its task
-
-    def failed(self, exc: BaseException, context: Any) -> None:
-        """The handler raised: the status is what it set (``abort``/``set_code``), else UNKNOWN as gRPC sends."""
-        code = code_of(context)
-        self.finish(code if code is not None and code is not OK else UNKNOWN, exc)
-
-    def terminated(self, context: Any) -> Callable[[], None]:
+    def terminated(self) -> Callable[[], None]:
         """Callback for ``context.add_callback``: the RPC ended while the handler still ran (client cancelled or
-        deadline passed); a normal end finishes the span earlier, so this does nothing then."""
+        deadline passed); a normal end finishes the call earlier, so this does nothing then."""
 
         def callback() -> None:
             if not self.finished:
-                self.finish(cancelled_code(context))
+                self.finish(cancelled_code(self.context))
 
         return callback
 
@@ -127,76 +138,38 @@ def code_of(context: Any) -> grpc.StatusCode | None:
 
 
 class ServerTracing:
-    """Base of both server interceptors: opens the SERVER span; ``start_profiling`` is the profiling hook."""
+    """Base of both server interceptors: a server core built from the options, and ``begin`` for each call."""
 
     def __init__(self, **options: Any) -> None:
-        self._pipeline = Pipeline(options, follow_current=False)
-        config = self._pipeline.resolve()[1].config
-        self._profiler = RequestProfiler(config) if config.profiling_enabled else None
-
-    def start_profiling(
-        self, span: Span, metadata: Any = None, frame: FrameType | None = None
-    ) -> Callable[[], list[tuple[str, str]] | None] | None:
-        """Per-call profiling. Called once per call, in the handler's thread or task with the SERVER span current,
-        just before the handler runs (``frame`` is the handler's); the callable it returns is called once when the
-        call ends. Triggers as for HTTP: the ``x-c13-profile`` + ``x-c13-profile-token`` metadata (the token signs
-        ``POST`` and ``/package.Service/Method``), sampling, slow-call capture. The callable returns the profile
-        headers an authorised caller is sent (as trailing metadata)."""
-        profiler = self._profiler
-        if profiler is None or frame is None:
-            return None
-        values: dict[str, str] = {}
-        for key, value in metadata or ():
-            if key in PROFILE_HEADERS and isinstance(value, str):
-                values.setdefault(key, value)
-        decision = profiler.decide("POST", "/" + span.name, values.get)
-        if decision is None:
-            return None
-        profile = profiler.begin(decision, span, frame)
-        if profile is None:
-            return None
-
-        return profile.finish
+        self.core = ServerCore(options)
 
     def begin(self, method: str | bytes, metadata: Any, context: Any) -> ServerCall | None:
+        """The call's SERVER span (context from the invocation metadata, the trust rule and the profiling trigger
+        as for HTTP); None when it cannot be traced."""
         try:
-            tracer, settings = self._pipeline.resolve()
-            config = settings.config
-            incoming = config.propagator.extract(metadata_getter(metadata), Propagated())
-            parent = incoming.span_context
-            baggage = incoming.baggage
-            links: tuple[Link, ...] = ()
-            if not config.trust_incoming_context:
-                links = restart_links(parent)
-                parent = None
-                baggage = _current_baggage.get()
-            name, base = method_attributes(method)
-            attributes = dict(base)
+            name, attributes = method_attributes(method)
             try:
                 address, port = parse_peer(context.peer())
             except Exception:
                 address, port = None, None
-            if address:
-                attributes["client.address"] = address
-            if port is not None:
-                attributes["client.port"] = port
-            span = tracer.start_span(name, kind=SpanKind.SERVER, parent=parent, links=links, attributes=attributes)
-            call = ServerCall(span, baggage, self, config.observers, base)
-            call.metadata = metadata
-            call.context = context
+            request = self.core.start_rpc(RpcHead(name, attributes, address, port, metadata))
         except Exception:
             log_once("grpc-server-start", "c13_middleware: could not start a gRPC server span", exc_info=True)
             return None
+        if request is None:
+            return None
+        call = ServerCall(request, context)
         add_callback = getattr(context, "add_callback", None)
         if add_callback is not None:
             try:
-                add_callback(call.terminated(context))
+                add_callback(call.terminated())
             except Exception:
                 log_once("grpc-server-callback", "c13_middleware: could not watch a gRPC call", exc_info=True)
         return call
 
 
-# --- sync handlers (the sync server; the aio server runs these too for plain-function handlers) -----------------
+# --- sync handlers (the sync server; the aio server runs these too for plain-function handlers); the aio ones in
+# _grpc_aio.py are the same steps with ``await``.
 
 
 def traced_unary(tracing: ServerTracing, behavior: Behavior, method: str, metadata: Any) -> Behavior:
@@ -204,15 +177,15 @@ def traced_unary(tracing: ServerTracing, behavior: Behavior, method: str, metada
         call = tracing.begin(method, metadata, context)
         if call is None:
             return behavior(request, context)
-        state = call.enter()
+        call.enter()
         try:
             response = behavior(request, context)
         except BaseException as exc:
-            call.failed(exc, context)
+            call.failed(exc)
             raise
         finally:
-            call.exit(state)
-        call.finish(final_code(context))
+            call.exit()
+        call.returned()
         return response
 
     return handler
@@ -230,33 +203,31 @@ def traced_stream(tracing: ServerTracing, behavior: Behavior, method: str, metad
 
 def _iterate(call: ServerCall, behavior: Behavior, request: Any, context: Any) -> Iterator[Any]:
     """The handler's responses, with the span current while the handler runs (not while gRPC sends)."""
-    iterator: Any = None
+    responses: Any = None
     try:
-        state = call.enter()
+        call.enter()
         try:
-            iterator = iter(behavior(request, context))
+            responses = iter(behavior(request, context))
         finally:
-            call.exit(state)
+            call.exit()
         while True:
-            state = call.enter()
+            call.enter()
             try:
-                item = next(iterator)
+                item = next(responses)
             except StopIteration:
                 break
             finally:
-                call.exit(state)
+                call.exit()
             yield item
-    except GeneratorExit:  # gRPC stopped iterating: the client went away
-        close = getattr(iterator, "close", None)
-        if close is not None:
-            close()
-        code = code_of(context)
-        call.finish(code if code is not None and code is not OK else cancelled_code(context))
+    except BaseException as exc:  # GeneratorExit: gRPC stopped iterating, the client went away
+        try:
+            close = getattr(responses, "close", None)
+            if close is not None:
+                close()
+        finally:
+            call.failed(exc)
         raise
-    except BaseException as exc:
-        call.failed(exc, context)
-        raise
-    call.finish(final_code(context))
+    call.returned()
 
 
 # grpc's four handler kinds: the attribute holding the behaviour, the factory that rebuilds the handler, streaming?

@@ -12,14 +12,14 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
-from ..propagation._propagators import DEFAULT_PROPAGATOR, HeaderSetter, Propagated
-from ..propagation._traceparent import format_traceparent
+from ..propagation._fields import inject_fields
+from ..propagation._propagators import DEFAULT_PROPAGATOR, HeaderSetter
 from ..trace._config import Config
 from ..trace._context import _current_baggage, _current_span
 from ..trace._observe import record_http_client_call
 from ..trace._safety import log_once
 from ..trace._semconv import exception_type_name, method_attributes, redact_query
-from ..trace._span import Span, SpanKind
+from ..trace._span import Span, SpanKind, finish_span
 from ..trace._tracer import Tracer, get_tracer, resolve, tracer_of
 
 
@@ -169,21 +169,7 @@ def current_tracer() -> Tracer:
 def inject_context(set: HeaderSetter, span: Span, settings: ClientSettings) -> None:
     """Write ``span``'s context and the current baggage with the configured propagator (never raises)."""
     try:
-        if settings.default_propagator:  # W3C trace context + baggage, written directly: the common case
-            context = span.context
-            if context.trace_id and context.span_id:
-                set("traceparent", format_traceparent(context))
-                if context.trace_state:
-                    tracestate = context.trace_state.to_header()
-                    if tracestate:
-                        set("tracestate", tracestate)
-            baggage = _current_baggage.get()
-            if baggage:
-                header = baggage.to_header()
-                if header:
-                    set("baggage", header)
-            return
-        settings.propagator.inject(set, Propagated(span.context, _current_baggage.get()))
+        inject_fields(set, span.context, _current_baggage.get(), settings.propagator)
     except Exception:
         log_once("client-inject", "c13_middleware: injecting context into an outgoing call failed", exc_info=True)
 
@@ -262,9 +248,9 @@ class HttpClientCall:
                 span.set_attribute("error.type", exception_type_name(exc))
             for key, value in attributes.items():
                 span.set_attribute(key, value)
-            span.end()
         except Exception:
-            log_once("client-end", "c13_middleware: ending an outgoing call's span failed", exc_info=True)
+            log_once("client-status", "c13_middleware: recording an outgoing call's outcome failed", exc_info=True)
+        duration = finish_span(span, "an outgoing call's span")
         if self._observers:
             status = self._status
             if exc is not None:
@@ -277,7 +263,7 @@ class HttpClientCall:
                 server_address=self._host,
                 server_port=self._port,
                 status=status,
-                duration_s=((span.end_time or span.start_time) - span.start_time) / 1e9,
+                duration_s=duration,
                 scheme=self._scheme,
                 error_type=error_type,
             )

@@ -24,7 +24,9 @@ PROFILE_HEADERS = ("x-c13-profile", "x-c13-profile-token")
 
 
 class RequestProfiler:
-    """Built once per middleware from its configuration."""
+    """Built once per middleware from its configuration (the server's ``RequestProfilerProtocol``)."""
+
+    request_headers = PROFILE_HEADERS
 
     def __init__(self, config: Config) -> None:
         from . import ProfilingPolicy, ProfilingThresholds
@@ -65,7 +67,8 @@ class RequestProfiler:
 
 
 class RequestProfile:
-    """One profiled request. ``finish`` is idempotent and never raises; it returns the headers to add."""
+    """One profiled request (the server's ``RequestProfileProtocol``). ``finish`` is idempotent and never raises; it
+    returns the headers to add."""
 
     __slots__ = ("session", "decision", "span", "_spans", "_token", "_finished", "headers")
 

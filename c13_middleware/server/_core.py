@@ -5,28 +5,24 @@ and the Flask and Django adapters, only translate their request and response int
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from types import FrameType
 from typing import Any
 
-from ..profiling._server import PROFILE_HEADERS, RequestProfiler
 from ..propagation._baggage import Baggage
-from ..propagation._propagators import DEFAULT_PROPAGATOR, Propagated
+from ..propagation._fields import extract_fields
 from ..propagation._span_context import SpanContext
-from ..propagation._traceparent import parse_traceparent
-from ..propagation._tracestate import TraceState
 from ..trace._config import FORBIDDEN_HEADERS, excluded_urls_from_env
 from ..trace._observe import notify
 from ..trace._safety import log_once
 from ..trace._semconv import method_attributes, redact_query, split_host
-from ..trace._span import Link, SpanKind
+from ..trace._span import Link, Span, SpanKind
 from ..trace._tracer import Tracer, get_tracer, resolve
-from ._request import EMPTY_BAGGAGE, HeaderItems, ServerRequest, _server_request, active_server_request
-
-_NOTHING = Propagated()
-_new_context = tuple.__new__
+from ._extensions import RequestProfileProtocol, request_profiler
+from ._head import RequestHead, RpcHead
+from ._request import EMPTY_BAGGAGE, ServerRequest, _server_request, active_server_request
 
 
 class ServerCore:
@@ -54,14 +50,15 @@ class ServerCore:
         self._capture_response = _header_matcher(config.capture_response_headers)
         self._sanitize = _header_matcher(config.sanitize_fields)
         self._sensitive_query = frozenset(name.lower() for name in config.sensitive_query_params)
-        self._max_length = config.span_limits.max_attribute_length
-        self._w3c = config.propagator is DEFAULT_PROPAGATOR
+        self.max_length = config.span_limits.max_attribute_length
         self.captures_request_headers = self._capture_request is not None
-        self.profiler = RequestProfiler(config) if config.profiling_enabled else None
+        self.captures_response_headers = self._capture_response is not None
+        self.profiler = request_profiler(config)
         # The headers shells collect with the propagation headers: the propagator's, plus the profiling trigger's.
-        self.request_fields = tuple(config.propagator.fields) + (PROFILE_HEADERS if self.profiler else ())
+        self.request_fields = tuple(config.propagator.fields) + (self.profiler.request_headers if self.profiler else ())
+        self._field_set = frozenset(self.request_fields)
         self.environ_fields = tuple(("HTTP_" + n.upper().replace("-", "_"), n) for n in self.request_fields)
-        self._observers = tuple(config.observers)
+        self.observers = tuple(config.observers)
 
     def _url_is_excluded(
         self, scheme: str, host: str | None, server: tuple[str, int | None] | None, path: str, query: str
@@ -78,26 +75,12 @@ class ServerCore:
             log_once("exclude-urls", "c13_middleware: could not match a request URL to exclude_urls", exc_info=True)
             return False
 
-    def start(
-        self,
-        method: str,
-        path: str,
-        scheme: str,
-        query: str,
-        host: str | None,
-        user_agent: str | None,
-        propagation: Mapping[str, Sequence[str]] | None,
-        protocol_version: str | None = None,
-        server: tuple[str, int | None] | None = None,
-        client: str | None = None,
-        header_items: HeaderItems | None = None,
-    ) -> ServerRequest | None:
+    def start(self, head: RequestHead) -> ServerRequest | None:
         """Open the request's span; None when the path is excluded or an outer adapter already opened the span for
-        this request (that adapter's span is then the one to annotate).
-
-        ``propagation`` maps the propagator's header names (lower case) to their field values; None or empty means
-        the request carries none of them. ``header_items`` lists all request headers, for header capture only.
-        """
+        this request (that adapter's span is then the one to annotate)."""
+        method, path, scheme, query, host, user_agent, propagation, protocol_version, server, client, header_items = (
+            head
+        )
         if _server_request.get() is not None or path in self._exact_excluded:
             return None
         if self._regex_excluded and any(rule.search(path) for rule in self._regex_excluded):
@@ -105,23 +88,13 @@ class ServerCore:
         if self._url_excluded and self._url_is_excluded(scheme, host, server, path, query):
             return None
         try:
-            config = self.config
             baggage = EMPTY_BAGGAGE
             parent = None
             links: Sequence[Link] = ()
             if propagation:
-                if self._w3c:
-                    parent, baggage = _extract_w3c(propagation)
-                else:
-                    incoming = config.propagator.extract(lambda name: propagation.get(name, ()), _NOTHING)
-                    parent = incoming.span_context
-                    baggage = incoming.baggage
-                if not config.trust_incoming_context:
-                    links = restart_links(parent)
-                    parent = None
-                    baggage = EMPTY_BAGGAGE
+                parent, baggage, links = self._incoming(propagation)
 
-            limit = self._max_length
+            limit = self.max_length
             if limit is not None and len(path) > limit:
                 path = path[:limit]
             attributes: dict[str, Any] = {"url.path": path, "url.scheme": scheme}
@@ -158,14 +131,62 @@ class ServerCore:
                 request.profile_decision = self.profiler.decide(
                     method, path, lambda header: (fields.get(header) or (None,))[0]
                 )
-            if self._observers:
+            if self.observers:
                 request.scheme = scheme
                 request.method = attributes["http.request.method"]
-                notify(self._observers, "request_started", request)
+                notify(self.observers, "request_started", request)
             return request
         except Exception:
             log_once("server-start", "c13_middleware: could not start the request span", exc_info=True)
             return None
+
+    def start_rpc(self, head: RpcHead) -> ServerRequest | None:
+        """Open an RPC's SERVER span, with the same extraction, trust rule and profiling trigger as a request (the
+        trigger signs ``POST`` and ``/package.Service/Method``). None on failure: the call then runs untraced."""
+        try:
+            name, rpc_attributes, address, port, metadata = head
+            fields = self.collect_fields(metadata) if metadata else None
+            parent = None
+            baggage = EMPTY_BAGGAGE
+            links: Sequence[Link] = ()
+            if fields:
+                parent, baggage, links = self._incoming(fields)
+            attributes = dict(rpc_attributes)
+            if address:
+                attributes["client.address"] = address
+            if port is not None:
+                attributes["client.port"] = port
+            span = self.tracer.start_span(name, kind=SpanKind.SERVER, parent=parent, links=links, attributes=attributes)
+            request = ServerRequest(self, span, name, baggage)
+            request.rpc = rpc_attributes
+            if self.profiler is not None:
+                found = fields or {}
+                request.profile_decision = self.profiler.decide(
+                    "POST", "/" + name, lambda header: (found.get(header) or (None,))[0]
+                )
+            return request
+        except Exception:
+            log_once("server-start-rpc", "c13_middleware: could not start an RPC server span", exc_info=True)
+            return None
+
+    def _incoming(self, fields: Mapping[str, Sequence[str]]) -> tuple[SpanContext | None, Baggage, Sequence[Link]]:
+        """The caller's context and baggage; at a trust boundary neither is kept: the new trace links to the caller."""
+        config = self.config
+        parent, baggage = extract_fields(fields, config.propagator)
+        if config.trust_incoming_context:
+            return parent, baggage, ()
+        return None, EMPTY_BAGGAGE, restart_links(parent)
+
+    def collect_fields(self, items: Iterable[tuple[str, str | bytes]]) -> dict[str, list[str]] | None:
+        """The propagation and profiling-trigger fields among ``items`` (lower-case names, repeats kept in order)."""
+        found: dict[str, list[str]] | None = None
+        wanted = self._field_set
+        for name, value in items:
+            if name in wanted:
+                if found is None:
+                    found = {}
+                found.setdefault(name, []).append(value if isinstance(value, str) else value.decode("latin-1"))
+        return found
 
     @property
     def tracer(self) -> Tracer:
@@ -173,6 +194,18 @@ class ServerCore:
 
     def redact_query(self, query: str) -> str:
         return redact_query(query, self._sensitive_query)
+
+    def response_header_attributes(self, headers: Iterable[tuple[str, str]]) -> dict[str, Any]:
+        """``http.response.header.*`` attributes for the configured response headers (``captures_response_headers``)."""
+        captured: dict[str, Any] = {}
+        if self._capture_response is not None:
+            self._capture(captured, "http.response.header.", self._capture_response, headers)
+        return captured
+
+    def begin_profile(self, decision: object, span: Span, frame: FrameType) -> RequestProfileProtocol | None:
+        """The request's profile, started for the handler running below ``frame``."""
+        profiler = self.profiler
+        return profiler.begin(decision, span, frame) if profiler is not None else None
 
     def _capture(
         self,
@@ -198,46 +231,6 @@ def restart_links(parent: SpanContext | None) -> tuple[Link, ...]:
     return () if parent is None else (Link(parent, {"c13.link.reason": "untrusted_incoming_context"}),)
 
 
-def _extract_w3c(propagation: Mapping[str, Sequence[str]]) -> tuple[SpanContext | None, Baggage]:
-    """The default propagator's extract, without its per-call layering: same parsers, same rules."""
-    values = propagation.get("traceparent")
-    if values and len(values) == 1 and "," in values[0]:
-        values = values[0].split(",")  # fields folded into one line (WSGI, proxies): two fields are invalid
-    parent = parse_traceparent(values) if values else None
-    if parent is not None:
-        values = propagation.get("tracestate")
-        if values:
-            state = (
-                _tracestate(values[0])
-                if len(values) == 1 and len(values[0]) <= _CACHED
-                else TraceState.from_headers(values)
-            )
-            if state:
-                parent = _new_context(SpanContext, (parent[0], parent[1], parent[2], state, True))
-    values = propagation.get("baggage")
-    if not values:
-        return parent, EMPTY_BAGGAGE
-    if len(values) == 1 and len(values[0]) <= _CACHED:
-        return parent, _baggage(values[0])
-    return parent, Baggage.from_headers(values)
-
-
-# A service sees the same few tracestate and baggage values over and over (they come from the same callers), and both
-# parse into immutable objects: a bounded cache turns most parses into one lookup. Only short values are cached, so a
-# client sending large random headers cannot make the cache hold more than 256 × 1 KiB.
-_CACHED = 1024
-
-
-@functools.lru_cache(maxsize=256)
-def _tracestate(value: str) -> TraceState:
-    return TraceState.from_headers((value,))
-
-
-@functools.lru_cache(maxsize=256)
-def _baggage(value: str) -> Baggage:
-    return Baggage.from_headers((value,))
-
-
 def _header_matcher(patterns: Sequence[str]) -> re.Pattern[str] | None:
     if not patterns:
         return None
@@ -245,6 +238,8 @@ def _header_matcher(patterns: Sequence[str]) -> re.Pattern[str] | None:
 
 
 __all__ = [
+    "RequestHead",
+    "RpcHead",
     "ServerCore",
     "ServerRequest",
     "active_server_request",

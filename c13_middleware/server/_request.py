@@ -3,26 +3,22 @@ exactly once (with its profile and observers). Built by ``ServerCore.start``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..propagation._baggage import Baggage
 from ..propagation._traceparent import format_traceparent
+from ..trace._config import Config
 from ..trace._context import SPAN_ACTIVATION_LISTENER, _current_baggage, _current_span
-from ..trace._observe import notify
-from ..trace._safety import log_once
+from ..trace._observe import notify, record_rpc_call
 from ..trace._semconv import exception_type_name
-from ..trace._span import Span
-
-if TYPE_CHECKING:
-    from ..profiling import ProfileDecision
-    from ..profiling._server import RequestProfile
-    from ._core import ServerCore
+from ..trace._span import Span, finish_span
+from ._extensions import RequestProfileProtocol
+from ._head import HeaderItems
 
 EMPTY_BAGGAGE = Baggage.EMPTY
-HeaderItems = Callable[[], Iterable[tuple[str, str]]]
 
 # The request being handled in this context: a second adapter mounted on the same app (Django under the ASGI
 # middleware) finds it here and annotates its span instead of opening another one.
@@ -31,6 +27,26 @@ _server_request: ContextVar[ServerRequest | None] = ContextVar("c13_server_reque
 
 def active_server_request() -> ServerRequest | None:
     return _server_request.get()
+
+
+class RequestCore(Protocol):
+    """What a request needs from the core that started it (``ServerCore``)."""
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def max_length(self) -> int | None: ...
+
+    @property
+    def observers(self) -> tuple[object, ...]: ...
+
+    @property
+    def captures_response_headers(self) -> bool: ...
+
+    def response_header_attributes(self, headers: Iterable[tuple[str, str]]) -> dict[str, Any]: ...
+
+    def begin_profile(self, decision: object, span: Span, frame: FrameType) -> RequestProfileProtocol | None: ...
 
 
 class ServerRequest:
@@ -53,9 +69,11 @@ class ServerRequest:
         "profile_decision",
         "profile",
         "streamed",
+        "rpc",
+        "_rpc_error_type",
     )
 
-    def __init__(self, core: ServerCore, span: Span, method_name: str, baggage: Any) -> None:
+    def __init__(self, core: RequestCore, span: Span, method_name: str, baggage: Any) -> None:
         self.core = core
         self.span = span
         self._method_name = method_name
@@ -65,13 +83,15 @@ class ServerRequest:
         self._exception: BaseException | None = None
         self.method = ""
         self.scheme = ""
-        self.profile_decision: ProfileDecision | None = None
-        self.profile: RequestProfile | None = None
+        self.profile_decision: object = None  # the profiler's, handed back to it by begin_profile
+        self.profile: RequestProfileProtocol | None = None
         self.streamed: bool | None = None  # set by an adapter that knows whether its response body is streamed
         self._span_token: Any = None
         self._baggage_token: Any = None
         self._request_token: Any = None
         self._baggage = baggage
+        self.rpc: Mapping[str, Any] | None = None  # an RPC's rpc.* attributes (``ServerCore.start_rpc``)
+        self._rpc_error_type: str | None = None
 
     # Context activation is split from start so the WSGI shell can re-enter it around each body chunk.
     def activate(self) -> None:
@@ -107,9 +127,8 @@ class ServerRequest:
         """Profile this request if it was chosen for profiling; ``frame`` is the shell's, above the handler.
         Call it after ``activate`` and in the request's context."""
         decision = self.profile_decision
-        profiler = self.core.profiler
-        if decision is not None and profiler is not None and self.profile is None:
-            self.profile = profiler.begin(decision, self.span, frame)
+        if decision is not None and self.profile is None:
+            self.profile = self.core.begin_profile(decision, self.span, frame)
 
     def profile_headers(self, streamed: bool) -> list[tuple[str, str]]:
         """The profile's headers for the response head, sent once the handler is done. A streamed body's work is not
@@ -125,7 +144,7 @@ class ServerRequest:
             self.route = route
             span = self.span
             if span.end_time is None and span.is_recording():
-                limit = self.core._max_length
+                limit = self.core.max_length
                 span.attributes["http.route"] = route[:limit] if limit else route
                 span.name = f"{self._method_name} {route}"
 
@@ -141,10 +160,8 @@ class ServerRequest:
         if status >= 500:
             exc = self._exception
             span.set_error(exc, error_type=None if exc is not None else str(status))
-        if self.core._capture_response is not None and headers is not None:
-            captured: dict[str, Any] = {}
-            self.core._capture(captured, "http.response.header.", self.core._capture_response, headers())
-            span.set_attributes(captured)
+        if headers is not None and self.core.captures_response_headers:
+            span.set_attributes(self.core.response_header_attributes(headers()))
 
     def record_exception(self, exc: BaseException, *, escaped: bool = True) -> None:
         """Record ``exc`` once as an ``exception`` event. ``escaped``: it left the handler, so the request failed;
@@ -169,14 +186,30 @@ class ServerRequest:
         span = self.span
         if self.profile is not None:
             self.profile.finish()  # before the span ends: it carries c13.profile.id
-        try:
-            span.end()
-        except Exception:
-            log_once("server-end", "c13_middleware: ending the request span failed", exc_info=True)
-        observers = self.core._observers
-        if observers:
-            duration = (span.end_time or 0) - span.start_time
-            notify(observers, "request_finished", self, duration / 1e9)
+        duration = finish_span(span, "the request span")
+        observers = self.core.observers
+        if not observers:
+            return
+        rpc = self.rpc
+        if rpc is None:
+            notify(observers, "request_finished", self, duration)
+        else:
+            record_rpc_call(
+                observers,
+                "server",
+                service=rpc.get("rpc.service", ""),
+                method=rpc.get("rpc.method", ""),
+                grpc_status_code=self.status,
+                duration_s=duration,
+                error_type=self._rpc_error_type,
+                system=str(rpc.get("rpc.system", "grpc")),
+            )
+
+    def rpc_ended(self, status: int | None, error_type: str | None) -> None:
+        """An RPC's outcome, as its protocol defines it (gRPC: the status code's number, and which codes are errors):
+        what ``finish`` reports to the observers (``rpc_call``)."""
+        self.status = status
+        self._rpc_error_type = error_type
 
     @property
     def error_type(self) -> str | None:

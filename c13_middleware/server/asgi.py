@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 from ..trace._safety import log_once
 from ._core import ServerCore, ServerRequest
+from ._head import RequestHead, new_head
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -25,7 +26,7 @@ def _with_headers(message: Message, extra: list[tuple[str, str]]) -> Message:
     return message
 
 
-def _decode_items(headers: list[tuple[bytes, bytes]]) -> Callable[[], list[tuple[str, str]]]:
+def _decode_items(headers: Iterable[tuple[bytes, bytes]]) -> Callable[[], list[tuple[str, str]]]:
     return lambda: [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers]
 
 
@@ -78,17 +79,22 @@ class C13ASGIMiddleware:
         client = scope.get("client")
         server = scope.get("server")
         return self.core.start(
-            scope.get("method", "GET"),
-            scope.get("path", "/"),
-            scope.get("scheme") or ("ws" if scope["type"] == "websocket" else "http"),
-            (scope.get("query_string") or b"").decode("latin-1"),
-            host.decode("latin-1") if host is not None else None,
-            user_agent.decode("latin-1") if user_agent is not None else None,
-            found,
-            scope.get("http_version"),
-            (server[0], server[1]) if server else None,
-            client[0] if client else None,
-            _decode_items(headers) if self.core.captures_request_headers else None,  # type: ignore[arg-type]
+            new_head(
+                RequestHead,
+                (
+                    scope.get("method", "GET"),
+                    scope.get("path", "/"),
+                    scope.get("scheme") or ("ws" if scope["type"] == "websocket" else "http"),
+                    (scope.get("query_string") or b"").decode("latin-1"),
+                    host.decode("latin-1") if host is not None else None,
+                    user_agent.decode("latin-1") if user_agent is not None else None,
+                    found,
+                    scope.get("http_version"),
+                    (server[0], server[1]) if server else None,
+                    client[0] if client else None,
+                    _decode_items(headers) if self.core.captures_request_headers else None,
+                ),
+            )
         )
 
     def _finish(self, request: ServerRequest, scope: Scope) -> None:

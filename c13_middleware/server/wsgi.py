@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ._core import ServerCore, ServerRequest
+from ._head import RequestHead, new_head
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -40,17 +41,22 @@ def start_from_environ(core: ServerCore, environ: WSGIEnvironment, path: str | N
     protocol = environ.get("SERVER_PROTOCOL", "")
     port = environ.get("SERVER_PORT")
     return core.start(
-        environ.get("REQUEST_METHOD", "GET"),
-        path if path is not None else (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")) or "/",
-        environ.get("wsgi.url_scheme", "http"),
-        environ.get("QUERY_STRING", ""),
-        environ.get("HTTP_HOST"),
-        environ.get("HTTP_USER_AGENT"),
-        propagation,
-        protocol[5:] if protocol.startswith("HTTP/") else None,
-        (environ.get("SERVER_NAME", ""), int(port) if port and port.isdigit() else None),
-        environ.get("REMOTE_ADDR") or None,
-        environ_items(environ) if core.captures_request_headers else None,
+        new_head(
+            RequestHead,
+            (
+                environ.get("REQUEST_METHOD", "GET"),
+                path if path is not None else (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")) or "/",
+                environ.get("wsgi.url_scheme", "http"),
+                environ.get("QUERY_STRING", ""),
+                environ.get("HTTP_HOST"),
+                environ.get("HTTP_USER_AGENT"),
+                propagation,
+                protocol[5:] if protocol.startswith("HTTP/") else None,
+                (environ.get("SERVER_NAME", ""), int(port) if port and port.isdigit() else None),
+                environ.get("REMOTE_ADDR") or None,
+                environ_items(environ) if core.captures_request_headers else None,
+            ),
+        )
     )
 
 

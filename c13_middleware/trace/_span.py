@@ -346,3 +346,15 @@ class Span:
 
 
 _EMPTY: tuple[()] = ()
+
+
+def finish_span(span: Span, what: str = "a span") -> float:
+    """End ``span`` and return its duration in seconds: the one way instrumentation ends the spans it opened. A
+    failure (a processor or exporter bug) is logged once per ``what`` and swallowed; the duration is then 0.0 when
+    the span has no end time."""
+    try:
+        span.end()
+    except Exception:
+        log_once(f"span-end:{what}", "c13_middleware: ending %s failed", what, exc_info=True)
+    end_time = span.end_time
+    return 0.0 if end_time is None else (end_time - span.start_time) / 1e9

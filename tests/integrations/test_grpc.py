@@ -20,12 +20,9 @@ from c13_middleware import (
     suppress_instrumentation,
     use_baggage,
 )
-from c13_middleware.integrations.grpc import (
-    C13ServerInterceptor,
-    client_interceptor,
-    server_interceptor,
-)
+from c13_middleware.integrations.grpc import client_interceptor, server_interceptor
 from c13_middleware.propagation._traceparent import format_traceparent
+from c13_middleware.server._extensions import set_request_profiler
 
 SERVICE = "shop.v1.Orders"
 
@@ -69,17 +66,37 @@ def bidi(requests: Iterator[bytes], context: Any) -> Iterator[bytes]:
         yield request.upper()
 
 
-class HookedInterceptor(C13ServerInterceptor):
-    """Records the profiling hook calls."""
+class RecordingProfiler:
+    """A per-request profiler registered through the server's extension point: records what the core asks of it."""
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.started: list[tuple[Span, Span | None]] = []
+    request_headers = ("x-c13-profile", "x-c13-profile-token")
+
+    def __init__(self) -> None:
+        self.started: list[tuple[object, Span, Span | None]] = []
         self.ended: list[Span] = []
 
-    def start_profiling(self, span: Span, metadata: Any = None, frame: Any = None) -> Callable[[], None]:
-        self.started.append((span, current_span()))
-        return lambda: self.ended.append(span)
+    def decide(self, method: str, path: str, header: Callable[[str], str | None]) -> tuple[str, str]:
+        return method, path
+
+    def begin(self, decision: object, span: Span, frame: Any) -> RecordedProfile:
+        self.started.append((decision, span, current_span()))
+        return RecordedProfile(self, span)
+
+
+class RecordedProfile:
+    def __init__(self, profiler: RecordingProfiler, span: Span) -> None:
+        self.profiler = profiler
+        self.span = span
+        self.done = False
+
+    def finish(self) -> list[tuple[str, str]]:
+        if not self.done:
+            self.done = True
+            self.profiler.ended.append(self.span)
+        return []
+
+    def early_headers(self) -> list[tuple[str, str]]:
+        return []
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +105,15 @@ def module_spans() -> InMemoryExporter:
 
 
 @pytest.fixture(scope="module")
-def grpc_server(module_spans: InMemoryExporter) -> Iterator[tuple[str, HookedInterceptor]]:
-    interceptor = HookedInterceptor(service_name="orders-server", exporter=module_spans, export_mode="simple")
+def grpc_server(module_spans: InMemoryExporter) -> Iterator[tuple[str, RecordingProfiler]]:
+    profiler = RecordingProfiler()
+    previous = set_request_profiler(lambda config: profiler)
+    try:
+        interceptor = server_interceptor(
+            service_name="orders-server", exporter=module_spans, export_mode="simple", profile_sample_rate=1.0
+        )
+    finally:
+        set_request_profiler(previous)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), interceptors=[interceptor])
     handlers = {
         "Get": grpc.unary_unary_rpc_method_handler(unary),
@@ -100,7 +124,7 @@ def grpc_server(module_spans: InMemoryExporter) -> Iterator[tuple[str, HookedInt
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
-    yield f"127.0.0.1:{port}", interceptor
+    yield f"127.0.0.1:{port}", profiler
     server.stop(None)
 
 
@@ -112,7 +136,7 @@ def spans(module_spans: InMemoryExporter) -> Iterator[InMemoryExporter]:
 
 
 @pytest.fixture
-def channel(grpc_server: tuple[str, HookedInterceptor], spans: InMemoryExporter) -> Iterator[Any]:
+def channel(grpc_server: tuple[str, RecordingProfiler], spans: InMemoryExporter) -> Iterator[Any]:
     target = grpc_server[0]
     interceptor = client_interceptor(target, service_name="orders-client", exporter=spans, export_mode="simple")
     with grpc.insecure_channel(target) as raw:
@@ -144,7 +168,7 @@ def assert_connected(client: Span, server: Span) -> None:
 
 
 def test_unary_call_server_span_is_child_of_client_span_and_current(
-    channel: Any, spans: InMemoryExporter, grpc_server: tuple[str, HookedInterceptor]
+    channel: Any, spans: InMemoryExporter, grpc_server: tuple[str, RecordingProfiler]
 ) -> None:
     reply = channel.unary_unary(f"/{SERVICE}/Get")(b"order-1")
     client, server = pair(spans, "Get", 3)
@@ -269,7 +293,7 @@ def test_suppressed_call_sends_no_context(channel: Any, spans: InMemoryExporter)
 
 
 def test_propagate_to_keeps_context_from_other_targets(
-    grpc_server: tuple[str, HookedInterceptor], spans: InMemoryExporter
+    grpc_server: tuple[str, RecordingProfiler], spans: InMemoryExporter
 ) -> None:
     target = grpc_server[0]
     interceptor = client_interceptor(
@@ -282,16 +306,17 @@ def test_propagate_to_keeps_context_from_other_targets(
     assert server.context.trace_id != client.context.trace_id
 
 
-def test_profiling_hook_runs_once_per_call_inside_the_handler_context(
-    channel: Any, spans: InMemoryExporter, grpc_server: tuple[str, HookedInterceptor]
+def test_the_registered_profiler_runs_once_per_call_inside_the_handler_context(
+    channel: Any, spans: InMemoryExporter, grpc_server: tuple[str, RecordingProfiler]
 ) -> None:
-    interceptor = grpc_server[1]
-    interceptor.started.clear()
-    interceptor.ended.clear()
+    profiler = grpc_server[1]
+    profiler.started.clear()
+    profiler.ended.clear()
     list(channel.unary_stream(f"/{SERVICE}/Watch")(b"2"))
     _, server = pair(spans, "Watch")
-    assert [(span, current) for span, current in interceptor.started] == [(server, server)]
-    assert interceptor.ended == [server]
+    # The trigger sees gRPC calls as POST to the full method name, as the profile tokens sign them.
+    assert profiler.started == [(("POST", f"/{SERVICE}/Watch"), server, server)]
+    assert profiler.ended == [server]
 
 
 def test_factories_validate_options() -> None:
@@ -321,3 +346,56 @@ def test_untrusted_incoming_context_becomes_a_link(spans: InMemoryExporter) -> N
         (int("a" * 32, 16), int("b" * 16, 16))
     ]
     assert span.attributes["client.address"] == "::1" and span.attributes["client.port"] == 40000
+
+
+def test_untrusted_incoming_baggage_is_dropped_as_for_http(spans: InMemoryExporter) -> None:
+    interceptor = server_interceptor(trust_incoming_context=False, exporter=spans, export_mode="simple")
+    incoming = "00-" + "a" * 32 + "-" + "b" * 16 + "-01"
+    metadata = (("traceparent", incoming), ("baggage", "tenant=mallory"))
+    outer = Baggage.EMPTY.set("tenant", "local")
+    with use_baggage(outer):
+        call = interceptor.begin(f"/{SERVICE}/Get", metadata, _FakeContext())
+        assert call is not None
+        call.enter()
+        assert get_baggage() == Baggage.EMPTY  # neither the caller's baggage nor the one current before
+        call.exit()
+        assert get_baggage() == outer
+    call.finish(grpc.StatusCode.OK)
+    trusted = server_interceptor(exporter=spans, export_mode="simple")
+    call = trusted.begin(f"/{SERVICE}/Get", metadata, _FakeContext())
+    assert call is not None
+    call.enter()
+    entry = get_baggage().get("tenant")
+    call.exit()
+    call.finish(grpc.StatusCode.OK)
+    assert entry is not None and entry.value == "mallory"
+
+
+class _RpcRecorder:
+    def __init__(self) -> None:
+        self.seen: list[tuple[Any, ...]] = []
+
+    def request_started(self, request: Any) -> None:
+        self.seen.append(("request_started",))
+
+    def request_finished(self, request: Any, duration_s: float) -> None:
+        self.seen.append(("request_finished",))
+
+    def rpc_call(self, kind: str, **report: Any) -> None:
+        self.seen.append((kind, report["service"], report["method"], report["grpc_status_code"], report["error_type"]))
+        assert report["duration_s"] >= 0
+
+
+def test_server_calls_report_rpc_call_to_observers(spans: InMemoryExporter) -> None:
+    recorder = _RpcRecorder()
+    interceptor = server_interceptor(exporter=spans, export_mode="simple", observers=[recorder])
+    for code in (grpc.StatusCode.OK, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNAVAILABLE):
+        call = interceptor.begin(f"/{SERVICE}/Get", (), _FakeContext())
+        assert call is not None
+        call.finish(code)
+        call.finish(grpc.StatusCode.INTERNAL)  # a second end (the termination callback) changes nothing
+    assert recorder.seen == [
+        ("server", SERVICE, "Get", 0, None),
+        ("server", SERVICE, "Get", 5, None),  # not a server error (semantic conventions)
+        ("server", SERVICE, "Get", 14, "UNAVAILABLE"),
+    ]

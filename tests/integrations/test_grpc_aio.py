@@ -12,11 +12,11 @@ import pytest
 
 from c13_middleware import InMemoryExporter, Span, SpanKind, StatusCode, current_span
 from c13_middleware.integrations.grpc import (
-    C13AioServerInterceptor,
     aio_client_interceptors,
     aio_server_interceptor,
 )
 from c13_middleware.propagation._traceparent import format_traceparent
+from c13_middleware.server._extensions import set_request_profiler
 
 SERVICE = "shop.v1.Stock"
 
@@ -213,24 +213,45 @@ def test_sync_handler_on_the_aio_server_runs_with_its_span_current(exporter: InM
     run(scenario)
 
 
-def test_profiling_hook_on_the_aio_server(exporter: InMemoryExporter) -> None:
-    class Hooked(C13AioServerInterceptor):
-        def __init__(self, **options: Any) -> None:
-            super().__init__(**options)
-            self.calls: list[tuple[str, Span]] = []
+def test_the_registered_profiler_on_the_aio_server(exporter: InMemoryExporter) -> None:
+    calls: list[tuple[str, Span]] = []
 
-        def start_profiling(self, span: Span, metadata: Any = None, frame: Any = None) -> Callable[[], None]:
-            assert current_span() is span
-            self.calls.append(("start", span))
-            return lambda: self.calls.append(("end", span))
+    class Profile:
+        def __init__(self, span: Span) -> None:
+            self.span = span
 
-    hooked = Hooked(service_name="stock-server", exporter=exporter, export_mode="simple")
+        def finish(self) -> list[tuple[str, str]]:
+            if ("end", self.span) not in calls:
+                calls.append(("end", self.span))
+            return []
+
+        def early_headers(self) -> list[tuple[str, str]]:
+            return []
+
+    class Profiler:
+        request_headers = ("x-c13-profile",)
+
+        def decide(self, method: str, path: str, header: Callable[[str], str | None]) -> str:
+            return path
+
+        def begin(self, decision: str, span: Span, frame: Any) -> Profile:
+            assert current_span() is span and decision == f"/{SERVICE}/Watch"
+            calls.append(("start", span))
+            return Profile(span)
+
+    previous = set_request_profiler(lambda config: Profiler())
+    try:
+        hooked = aio_server_interceptor(
+            service_name="stock-server", exporter=exporter, export_mode="simple", profile_sample_rate=1.0
+        )
+    finally:
+        set_request_profiler(previous)
 
     async def scenario() -> None:
         async with serving(exporter, hooked) as channel:
             assert [r async for r in channel.unary_stream(f"/{SERVICE}/Watch")(b"2")] == [b"0", b"1"]
             _, server = await pair(exporter, "Watch")
-            assert hooked.calls == [("start", server), ("end", server)]
+            assert calls == [("start", server), ("end", server)]
 
     run(scenario)
 

@@ -18,23 +18,15 @@ from c13_middleware import (
     get_baggage,
     use_baggage,
 )
-from c13_middleware.server._core import ServerCore, active_server_request, split_host
+from c13_middleware.server._core import RequestHead, ServerCore, active_server_request, split_host
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
 def start(core: ServerCore, **overrides: Any) -> Any:
-    arguments: dict[str, Any] = {
-        "method": "GET",
-        "path": "/p",
-        "scheme": "https",
-        "query": "",
-        "host": None,
-        "user_agent": None,
-        "propagation": None,
-    }
+    arguments: dict[str, Any] = {"method": "GET", "path": "/p", "scheme": "https"}
     arguments.update(overrides)
-    return core.start(**arguments)
+    return core.start(RequestHead(**arguments))
 
 
 def test_custom_propagator_is_used(options: dict[str, Any], exporter: InMemoryExporter) -> None:
@@ -167,7 +159,7 @@ def test_deactivate_from_another_context_is_harmless(options: dict[str, Any]) ->
 
 
 def test_hostile_header_sizes_are_absent_not_errors(options: dict[str, Any], exporter: InMemoryExporter) -> None:
-    from c13_middleware.server._core import _tracestate
+    from c13_middleware.propagation._fields import _tracestate
 
     core = ServerCore(options)
     _tracestate.cache_clear()
@@ -210,3 +202,30 @@ def test_pipeline_options_give_the_middleware_its_own_tracer(exporter: InMemoryE
     configure(exporter=other, export_mode="simple")
     start(core).finish()
     assert len(exporter.get_finished_spans()) == 1 and other.get_finished_spans() == []
+
+
+def test_a_failing_span_end_is_logged_once_and_the_request_still_finishes(
+    exporter: InMemoryExporter, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from c13_middleware import Span
+
+    finished: list[float] = []
+
+    class Observer:
+        def request_started(self, request: Any) -> None:
+            pass
+
+        def request_finished(self, request: Any, duration_s: float) -> None:
+            finished.append(duration_s)
+
+    def broken_end(self: Span, end_time: int | None = None) -> None:
+        raise RuntimeError("exporter bug")
+
+    core = ServerCore({"exporter": exporter, "export_mode": "simple", "observers": [Observer()]})
+    monkeypatch.setattr(Span, "end", broken_end)
+    for _ in range(2):
+        request = start(core)
+        request.finish()
+        assert request.finished
+    assert finished == [0.0, 0.0]  # no end time: no made-up duration
+    assert len([r for r in caplog.records if "ending the request span failed" in r.getMessage()]) == 1

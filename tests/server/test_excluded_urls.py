@@ -118,16 +118,16 @@ def test_django_variable(monkeypatch: pytest.MonkeyPatch, options: dict[str, Any
 def test_url_is_built_from_the_server_address_without_a_host_header(
     options: dict[str, Any], exporter: InMemoryExporter
 ) -> None:
-    from c13_middleware.server._core import ServerCore
+    from c13_middleware.server._core import RequestHead, ServerCore
 
     core = ServerCore({**options, "exclude_urls": [r"^http://\[::1\]:8080/x$", r"^https://10\.0\.0\.1/y$"]})
-    assert core.start("GET", "/x", "http", "", None, None, None, server=("::1", 8080)) is None
-    assert core.start("GET", "/y", "https", "", None, None, None, server=("10.0.0.1", None)) is None
-    assert core.start("GET", "/y", "https", "", None, None, None, server=("10.0.0.1", 443)) is None  # default port
-    request = core.start("GET", "/x", "http", "a=1", None, None, None, server=("::1", 8080))
+    assert core.start(RequestHead("GET", "/x", "http", "", server=("::1", 8080))) is None
+    assert core.start(RequestHead("GET", "/y", "https", "", server=("10.0.0.1", None))) is None
+    assert core.start(RequestHead("GET", "/y", "https", "", server=("10.0.0.1", 443))) is None  # default port
+    request = core.start(RequestHead("GET", "/x", "http", "a=1", server=("::1", 8080)))
     assert request is not None
     request.finish()
-    odd = core.start("GET", "/z", "http", "", None, None, None, server=(b"bytes-host", 80))  # type: ignore[arg-type]
+    odd = core.start(RequestHead("GET", "/z", "http", "", server=(b"bytes-host", 80)))  # type: ignore[arg-type]
     assert odd is not None  # traced, not failed
     odd.finish()
     assert traced(exporter) == ["/x", "/z"]
