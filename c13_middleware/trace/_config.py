@@ -28,22 +28,36 @@ class ConfigError(ValueError):
     """A c13 option is unknown or has a wrong value."""
 
 
-# OpenTelemetry's default redaction list for URL query values, plus common secret-bearing names.
+# OpenTelemetry's default redaction list for URL query values, then common secret-bearing names: AWS SigV4 presign
+# parameters, API keys, passwords, tokens and sessions, OAuth client secrets and authorization codes. Matched on the
+# decoded, lower-cased name (docs/security.md). ``code`` is redacted always, not only next to ``state``: an
+# authorization code is a bearer secret until exchanged, and a non-secret ``code`` loses only its value.
 DEFAULT_SENSITIVE_QUERY_PARAMS = (
     "AWSAccessKeyId",
     "Signature",
     "sig",
     "X-Goog-Signature",
+    "X-Amz-Signature",
+    "X-Amz-Credential",
+    "X-Amz-Security-Token",
     "access_token",
+    "refresh_token",
+    "id_token",
     "token",
+    "jwt",
     "api_key",
+    "api-key",
     "apikey",
     "password",
+    "passwd",
     "secret",
     "client_secret",
+    "session_id",
+    "code",
 )
 # Never recorded as span attributes, whatever an allow-list says.
-FORBIDDEN_HEADERS = frozenset({"authorization", "cookie", "set-cookie", "proxy-authorization"})
+# The profiling token is a bearer credential: recording it would let anyone who reads traces profile requests.
+FORBIDDEN_HEADERS = frozenset({"authorization", "cookie", "set-cookie", "proxy-authorization", "x-c13-profile-token"})
 
 PathRule = str | re.Pattern[str]
 
