@@ -58,8 +58,11 @@ class ClientSettings:
         self._patterns = tuple(patterns)
         self._sensitive = frozenset(name.lower() for name in config.sensitive_query_params)
         names = "|".join(re.escape(name) for name in config.sensitive_query_params)
-        # One search tells whether any sensitive name appears as a query key: most URLs then skip the split.
-        self._sensitive_search = re.compile(f"[?&](?:{names})=", re.IGNORECASE).search if names else None
+        # One search tells whether a query key may be sensitive (a listed name, or any key with "%" or "+", which
+        # only decoding can tell) or the URL has a fragment: most URLs then skip the split.
+        self._sensitive_search = (
+            re.compile(f"[?&](?:(?:{names})=|[^=&#%+]*[%+])|#", re.IGNORECASE).search if names else None
+        )
 
     def propagates_to(self, host: str, port: int | None, url: str) -> bool:
         """Whether context may be sent to this destination: ``propagate_to`` is None (everywhere), a string rule
@@ -74,15 +77,20 @@ class ClientSettings:
         return any(pattern.search(url) for pattern in self._patterns)
 
     def redact_url(self, url: str) -> str:
-        """``user:pass@`` becomes ``REDACTED:REDACTED@``; values of sensitive query parameters become ``REDACTED``."""
-        question = url.find("?")
-        if "@" not in url and (question < 0 or self._sensitive_search is None or not self._sensitive_search(url)):
+        """``user:pass@`` becomes ``REDACTED:REDACTED@``; values of sensitive query parameters (matched on the decoded
+        name, docs/security.md) become ``REDACTED``; the fragment (``#...``) is dropped: it is never sent, and
+        client-side secrets (OAuth implicit-flow tokens) live there."""
+        search = self._sensitive_search
+        if "@" not in url and "#" not in url and (search is None or "?" not in url or not search(url)):
             return url
+        fragment = url.find("#")
+        if fragment >= 0:
+            url = url[:fragment]
         scheme_end = url.find("://")
         if scheme_end >= 0:
             start = scheme_end + 3
             end = len(url)
-            for stop in "/?#":
+            for stop in "/?":
                 found = url.find(stop, start)
                 if 0 <= found < end:
                     end = found
@@ -90,12 +98,9 @@ class ClientSettings:
             if at >= 0:
                 url = f"{url[:start]}REDACTED:REDACTED{url[at:]}"
         question = url.find("?")
-        if question < 0 or self._sensitive_search is None or not self._sensitive_search(url, question):
+        if question < 0 or search is None or not search(url, question):
             return url
-        fragment = url.find("#", question)
-        query_end = fragment if fragment >= 0 else len(url)
-        query = redact_query(url[question + 1 : query_end], self._sensitive)
-        return f"{url[: question + 1]}{query}{url[query_end:]}"
+        return f"{url[: question + 1]}{redact_query(url[question + 1 :], self._sensitive)}"
 
 
 def _normalize_host_rule(rule: str) -> str:

@@ -7,8 +7,12 @@ from collections.abc import Iterable, Sequence
 from typing import ClassVar, NamedTuple
 from urllib.parse import quote
 
+from ._lists import combined_value
+
 MAX_MEMBERS = 64
 MAX_BYTES = 8192
+# Input bound (docs/security.md): at most this many list elements, valid or not, are examined.
+MAX_ELEMENTS = 4 * MAX_MEMBERS
 
 _OWS = " \t"
 # key = token (RFC 7230 section 3.2.6)
@@ -171,20 +175,18 @@ class Baggage:
 
         Invalid list-members are skipped (the spec allows removing them). A later duplicate name
         wins; the entry keeps the first one's position. Over the limits, what fits is kept: only
-        list-members that end within the first 8192 bytes of the combined value are read, and
-        reading stops after 64 valid members.
+        list-members that end within the first 8192 bytes of the combined value are read, at most
+        ``MAX_ELEMENTS`` list elements (valid or not) are examined, and reading stops after 64 valid members.
         """
         try:
             if isinstance(values, str):
                 values = (values,)
             if not values:
                 return EMPTY
-            header = values[0] if len(values) == 1 else ",".join(values)
-            if len(header) > MAX_BYTES:
-                header = header[: max(header.rfind(",", 0, MAX_BYTES + 1), 0)]
+            elements = combined_value(values, MAX_BYTES).split(",", MAX_ELEMENTS)
             entries: dict[str, BaggageEntry] = {}
             count = 0
-            for member in header.split(","):
+            for member in elements[:MAX_ELEMENTS]:
                 parsed = _parse_member(member)
                 if parsed is not None:
                     entries[parsed[0]] = parsed[1]

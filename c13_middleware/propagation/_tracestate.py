@@ -6,8 +6,15 @@ import re
 from collections.abc import Sequence
 from typing import ClassVar
 
+from ._lists import combined_value
+
 MAX_MEMBERS = 32
 MAX_HEADER_LENGTH = 512
+# Input bounds (docs/security.md): only list elements ending within the first 8 KiB of the combined value are read,
+# and at most 128 elements (empty ones included) are examined. A valid list is at most 32 members of at most 513
+# characters, and at most 512 characters are propagated, so nothing a vendor may rely on is lost.
+MAX_INPUT_LENGTH = 8192
+MAX_ELEMENTS = 4 * MAX_MEMBERS
 # Truncation removes entries longer than this first (spec: "Entries larger than 128 characters long").
 LARGE_ENTRY_LENGTH = 128
 
@@ -98,21 +105,23 @@ class TraceState:
 
     @classmethod
     def from_headers(cls, values: Sequence[str]) -> TraceState:
-        """Parse all ``tracestate`` field values, combined in order (RFC 9110 section 5.3).
+        """Parse all ``tracestate`` field values, combined in order (RFC 9110 section 5.3). Never raises.
 
-        Empty and whitespace-only members are skipped. The whole header is discarded (``EMPTY``)
-        when any member is invalid, when there are more than 32 members, or when a key repeats:
-        the spec allows only one entry per key, and guessing which duplicate is current would
-        corrupt another vendor's state. Never raises.
+        Empty and whitespace-only members are skipped. A key that repeats keeps its first entry; the later ones
+        are dropped (Level 2 lets a vendor discard duplicate keys, and the first is the left-most, most recent
+        position). The whole header is discarded (``EMPTY``) when any member read is invalid or when more than
+        32 members are read. Work is bounded: only elements that end within the first ``MAX_INPUT_LENGTH``
+        characters are read, and at most ``MAX_ELEMENTS`` of them, empty ones included, are examined.
         """
         try:
             if isinstance(values, str):
                 values = (values,)
             if not values:
                 return EMPTY
-            header = values[0] if len(values) == 1 else ",".join(values)
             entries: dict[str, str] = {}
-            for member in header.split(","):
+            count = 0
+            elements = combined_value(values, MAX_INPUT_LENGTH).split(",", MAX_ELEMENTS)
+            for member in elements[:MAX_ELEMENTS]:
                 m = _member(member)
                 if m is None:
                     member = member.strip(_OWS)
@@ -121,10 +130,10 @@ class TraceState:
                     m = _member(member)
                     if m is None:
                         return EMPTY
-                key, value = m.groups()
-                if key in entries or len(entries) == MAX_MEMBERS:
+                count += 1
+                if count > MAX_MEMBERS:
                     return EMPTY
-                entries[key] = value
+                entries.setdefault(*m.groups())
             return cls(tuple(entries.items())) if entries else EMPTY
         except Exception:  # a propagation header must never break a request
             return EMPTY

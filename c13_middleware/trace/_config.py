@@ -1,7 +1,8 @@
 """One frozen, validated configuration object shared by the core, every adapter and every client.
 
 Options come from keyword arguments; where OpenTelemetry defines an environment variable for the same thing it is
-read here, once, when the process default is built. A wrong option fails at start-up with a clear message.
+read (``_env``), once, when the process default is built. A wrong keyword option fails at start-up with a
+``ConfigError`` naming the option; a wrong environment value is a warning naming the variable, and the default applies.
 """
 
 from __future__ import annotations
@@ -16,11 +17,15 @@ from types import MappingProxyType
 from typing import Any
 
 from ..propagation._propagators import DEFAULT_PROPAGATOR, Propagator
+from ._env import (
+    env_options,
+    excluded_urls_from_env as excluded_urls_from_env,  # re-exported for the server core
+    ignore_variable,
+)
 from ._exporters import SpanExporter
 from ._limits import SpanLimits
 from ._observe import RequestObserver
 from ._processors import SpanProcessor
-from ._resource import parse_resource_attributes
 from ._sampling import AlwaysOnSampler, ParentBasedSampler, Sampler, sampler_from_env
 
 
@@ -28,22 +33,36 @@ class ConfigError(ValueError):
     """A c13 option is unknown or has a wrong value."""
 
 
-# OpenTelemetry's default redaction list for URL query values, plus common secret-bearing names.
+# OpenTelemetry's default redaction list for URL query values, then common secret-bearing names: AWS SigV4 presign
+# parameters, API keys, passwords, tokens and sessions, OAuth client secrets and authorization codes. Matched on the
+# decoded, lower-cased name (docs/security.md). ``code`` is redacted always, not only next to ``state``: an
+# authorization code is a bearer secret until exchanged, and a non-secret ``code`` loses only its value.
 DEFAULT_SENSITIVE_QUERY_PARAMS = (
     "AWSAccessKeyId",
     "Signature",
     "sig",
     "X-Goog-Signature",
+    "X-Amz-Signature",
+    "X-Amz-Credential",
+    "X-Amz-Security-Token",
     "access_token",
+    "refresh_token",
+    "id_token",
     "token",
+    "jwt",
     "api_key",
+    "api-key",
     "apikey",
     "password",
+    "passwd",
     "secret",
     "client_secret",
+    "session_id",
+    "code",
 )
 # Never recorded as span attributes, whatever an allow-list says.
-FORBIDDEN_HEADERS = frozenset({"authorization", "cookie", "set-cookie", "proxy-authorization"})
+# The profiling token is a bearer credential: recording it would let anyone who reads traces profile requests.
+FORBIDDEN_HEADERS = frozenset({"authorization", "cookie", "set-cookie", "proxy-authorization", "x-c13-profile-token"})
 
 PathRule = str | re.Pattern[str]
 
@@ -131,9 +150,21 @@ class Config:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> Config:
-        """Defaults, then OpenTelemetry's environment variables, then ``options`` (which win)."""
+        """Defaults, then OpenTelemetry's environment variables, then ``options`` (which win).
+
+        An environment value that fails validation is skipped with a warning naming the variable; a variable whose
+        option is given as a keyword is not read. A wrong keyword option raises ``ConfigError``."""
         env = os.environ if environ is None else environ
-        return cls().replace(**_env_options(env)).replace(**options)
+        config = cls()
+        for found in env_options(env, options):
+            if found.option in options:
+                continue
+            try:
+                config = config.replace(**{found.option: found.value})
+            except ConfigError as exc:
+                raw = found.value if isinstance(found.value, str) else ""
+                ignore_variable(found.variable, raw, str(exc).removeprefix("c13_middleware: "), found.default)
+        return config.replace(**options)
 
 
 def _str(value: object) -> str:
@@ -163,9 +194,25 @@ def _instance(kind: type, *, optional: bool = False) -> Callable[[object], Any]:
     return check
 
 
+# The names OpenTelemetry gives its samplers (OTEL_TRACES_SAMPLER), also accepted as the ``sampler`` option.
+SAMPLER_NAMES = (
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+)
+
+
 def _sampler(value: object) -> Sampler:
     if isinstance(value, str):
-        return sampler_from_env(value, None)
+        name = value.strip().lower()
+        if name not in SAMPLER_NAMES:
+            close = difflib.get_close_matches(name, SAMPLER_NAMES, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f" ({', '.join(SAMPLER_NAMES)})"
+            raise ValueError(f"expected a Sampler or a sampler name, got {value!r}{hint}")
+        return sampler_from_env(name, None)
     return _instance(Sampler)(value)  # type: ignore[no-any-return]
 
 
@@ -217,19 +264,6 @@ def _url_patterns(value: object) -> tuple[re.Pattern[str], ...]:
             raise TypeError(f"expected a regex (str or compiled), got {item!r}")
         patterns.append(item)
     return tuple(patterns)
-
-
-def excluded_urls_from_env(env: Mapping[str, str], name: str) -> tuple[re.Pattern[str], ...] | None:
-    """OpenTelemetry's ``OTEL_PYTHON_{name}_EXCLUDED_URLS`` (``name`` empty: ``OTEL_PYTHON_EXCLUDED_URLS``):
-    comma-separated regexes searched in the request's full URL. None when the variable is unset or blank."""
-    var = f"OTEL_PYTHON_{name}_EXCLUDED_URLS" if name else "OTEL_PYTHON_EXCLUDED_URLS"
-    raw = env.get(var, "").strip()
-    if not raw:
-        return None
-    try:
-        return _url_patterns([part.strip() for part in raw.split(",") if part.strip()])
-    except ValueError as exc:
-        raise ConfigError(f"c13_middleware: {var}: {exc}") from None
 
 
 def _processors(value: object) -> tuple[SpanProcessor, ...]:
@@ -302,64 +336,3 @@ def _observers(value: object) -> tuple[RequestObserver, ...]:
         if not isinstance(observer, RequestObserver):
             raise TypeError(f"{observer!r} has no request_started()/request_finished()")
     return observers
-
-
-def _env_int(env: Mapping[str, str], *names: str) -> int | None:
-    for name in names:
-        raw = env.get(name, "").strip()
-        if raw:
-            try:
-                return int(raw)
-            except ValueError:
-                raise ConfigError(f"c13_middleware: {name}={raw!r} is not an integer") from None
-    return None
-
-
-def _env_options(env: Mapping[str, str]) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    resource = parse_resource_attributes(env.get("OTEL_RESOURCE_ATTRIBUTES", ""))
-    if resource:
-        options["resource_attributes"] = resource
-    name = env.get("OTEL_SERVICE_NAME", "").strip() or str(resource.get("service.name", "")).strip()
-    if name:
-        options["service_name"] = name
-    if "service.version" in resource:
-        options["service_version"] = resource["service.version"]
-    sampler = env.get("OTEL_TRACES_SAMPLER", "").strip()
-    if sampler:
-        try:
-            options["sampler"] = sampler_from_env(sampler, env.get("OTEL_TRACES_SAMPLER_ARG"))
-        except ValueError as exc:
-            raise ConfigError(f"c13_middleware: {exc}") from None
-    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
-        options["disabled"] = True
-    limits: dict[str, Any] = {}
-    for key, names in (
-        ("max_attributes", ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "OTEL_ATTRIBUTE_COUNT_LIMIT")),
-        ("max_attribute_length", ("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT")),
-        ("max_events", ("OTEL_SPAN_EVENT_COUNT_LIMIT",)),
-        ("max_links", ("OTEL_SPAN_LINK_COUNT_LIMIT",)),
-    ):
-        value = _env_int(env, *names)
-        if value is not None:
-            limits[key] = value
-    if limits:
-        try:
-            options["span_limits"] = SpanLimits(**limits)
-        except ValueError as exc:
-            raise ConfigError(f"c13_middleware: {exc}") from None
-    secret = env.get("C13_PROFILE_SECRET", "")
-    if secret:
-        options["profile_secret"] = secret
-    excluded = excluded_urls_from_env(env, "")
-    if excluded is not None:
-        options["exclude_urls"] = excluded
-    for key, var in (
-        ("capture_request_headers", "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST"),
-        ("capture_response_headers", "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE"),
-        ("sanitize_fields", "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS"),
-    ):
-        raw = env.get(var, "").strip()
-        if raw:
-            options[key] = raw
-    return options

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import pytest
 from hypothesis import given, strategies as st
 
-from c13_middleware.propagation._baggage import MAX_BYTES, MAX_MEMBERS, Baggage, BaggageEntry
+from c13_middleware.propagation import _baggage
+from c13_middleware.propagation._baggage import MAX_BYTES, MAX_ELEMENTS, MAX_MEMBERS, Baggage, BaggageEntry
+from tests.propagation.counting import FLOODS, CountingFields, max_handed
 
 E = BaggageEntry
 
@@ -126,6 +131,50 @@ def test_parse_reads_only_members_within_8192_bytes() -> None:
     exact = "c=" + "z" * (MAX_BYTES - len(first) - len(second) - 2 - 2)  # ends exactly at byte 8192
     assert [k for k, _ in parse(",".join([first, second, exact])).items()] == ["a", "b", "c"]
     assert [k for k, _ in parse(",".join([first, second, exact, "d=1"])).items()] == ["a", "b", "c"]
+
+
+def test_the_8192_byte_bound_spans_fields() -> None:
+    first = "a=" + "x" * 4000
+    second = "b=" + "y" * 4000
+    assert [k for k, _ in parse(first, second, "c=" + "z" * 200).items()] == ["a", "b"]
+    exact = "c=" + "z" * (MAX_BYTES - len(first) - len(second) - 2 - 2)
+    assert [k for k, _ in parse(first, second, exact, "d=1").items()] == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("name", sorted(FLOODS))
+def test_parsing_reads_a_bounded_number_of_characters(name: str) -> None:
+    counted = CountingFields(FLOODS[name])
+    Baggage.from_headers(counted)
+    assert counted.handed <= max_handed(MAX_BYTES, FLOODS[name])
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param(["," * 1_000_000], id="1 MB of commas"),
+        pytest.param(["," * 8_000] * 97, id="97 fields of 8000 commas"),
+        pytest.param(["bad key=1," * 100_000], id="1 MB of invalid members"),
+    ],
+)
+def test_parsing_examines_a_bounded_number_of_elements(fields: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = 0
+    real = _baggage._parse_member
+
+    def counting(member: str) -> Any:
+        nonlocal calls
+        calls += 1
+        return real(member)
+
+    monkeypatch.setattr(_baggage, "_parse_member", counting)
+    started = time.perf_counter()
+    Baggage.from_headers(fields)
+    assert calls <= MAX_ELEMENTS
+    assert time.perf_counter() - started < 0.02  # generous: bounded work takes well under 1 ms
+
+
+def test_members_beyond_the_element_bound_are_not_read() -> None:
+    assert len(parse("a=1" + "," * (MAX_ELEMENTS - 1) + "b=2")) == 2
+    assert parse("a=1" + "," * MAX_ELEMENTS + "b=2").items() == (("a", E("1")),)
 
 
 def test_one_oversized_member_yields_nothing() -> None:

@@ -133,10 +133,11 @@ def test_url_is_built_from_the_server_address_without_a_host_header(
     assert traced(exporter) == ["/x", "/z"]
 
 
-def test_bad_patterns_fail_at_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_patterns_fail_at_start_up(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    # An environment value only warns (docs/configuration.md): the app starts, nothing is excluded.
     monkeypatch.setenv("OTEL_PYTHON_FLASK_EXCLUDED_URLS", "ok,(unclosed")
-    with pytest.raises(ConfigError, match="OTEL_PYTHON_FLASK_EXCLUDED_URLS"):
-        flask_app()
+    flask_app()
+    assert any("OTEL_PYTHON_FLASK_EXCLUDED_URLS" in r.getMessage() for r in caplog.records)
     with pytest.raises(ConfigError, match="exclude_urls"):
         Config().replace(exclude_urls=[42])
     with pytest.raises(ConfigError, match="not a valid regex"):

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import logging
 import re
+from typing import Any
 
 import pytest
 
 from c13_middleware import (
     AlwaysOffSampler,
+    AlwaysOnSampler,
     Config,
     ConfigError,
     InMemoryExporter,
@@ -15,6 +18,8 @@ from c13_middleware import (
     configure,
     get_tracer,
 )
+from c13_middleware.trace._config import SAMPLER_NAMES
+from c13_middleware.trace._sampling import Sampler, sampler_from_env
 
 
 def test_defaults() -> None:
@@ -90,11 +95,114 @@ def test_service_name_falls_back_to_resource_attribute() -> None:
     assert tracer.resource.attributes["telemetry.sdk.name"] == "c13_middleware"
 
 
-def test_bad_environment_values_fail_clearly() -> None:
-    with pytest.raises(ConfigError, match="OTEL_TRACES_SAMPLER"):
-        Config.from_env({"OTEL_TRACES_SAMPLER": "nope"})
-    with pytest.raises(ConfigError, match="not an integer"):
-        Config.from_env({"OTEL_ATTRIBUTE_COUNT_LIMIT": "many"})
+@pytest.mark.parametrize(
+    ("env", "variable", "default", "check"),
+    [
+        (
+            {"OTEL_TRACES_SAMPLER": "bogus"},
+            "OTEL_TRACES_SAMPLER",
+            "parentbased_always_on",
+            lambda c: isinstance(c.sampler, ParentBasedSampler) and isinstance(c.sampler.root, AlwaysOnSampler),
+        ),
+        (
+            {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "half"},
+            "OTEL_TRACES_SAMPLER_ARG",
+            "1.0",
+            lambda c: isinstance(c.sampler, TraceIdRatioSampler) and c.sampler.ratio == 1.0,
+        ),
+        (
+            {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "7"},
+            "OTEL_TRACES_SAMPLER_ARG",
+            "1.0",
+            lambda c: isinstance(c.sampler, TraceIdRatioSampler) and c.sampler.ratio == 1.0,
+        ),
+        (
+            {"OTEL_ATTRIBUTE_COUNT_LIMIT": "many"},
+            "OTEL_ATTRIBUTE_COUNT_LIMIT",
+            "128",
+            lambda c: c.span_limits.max_attributes == 128,
+        ),
+        (
+            {"OTEL_ATTRIBUTE_COUNT_LIMIT": "-3"},
+            "OTEL_ATTRIBUTE_COUNT_LIMIT",
+            "128",
+            lambda c: c.span_limits.max_attributes == 128,
+        ),
+        (
+            {"OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT": "\u00b2", "OTEL_SPAN_EVENT_COUNT_LIMIT": "5"},
+            "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+            "4096",
+            lambda c: c.span_limits.max_attribute_length == 4096 and c.span_limits.max_events == 5,
+        ),
+        (
+            {"OTEL_PYTHON_EXCLUDED_URLS": "ok,(unclosed"},
+            "OTEL_PYTHON_EXCLUDED_URLS",
+            "no URL exclusion",
+            lambda c: c.exclude_urls == (),
+        ),
+        (
+            {"OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST": "x-id,("},
+            "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST",
+            "no header capture",
+            lambda c: c.capture_request_headers == (),
+        ),
+        (
+            {"C13_PROFILE_SECRET": "short-secret"},
+            "C13_PROFILE_SECRET",
+            "no header-triggered profiling",
+            lambda c: c.profile_secret is None,
+        ),
+    ],
+)
+def test_an_invalid_environment_value_warns_and_the_default_applies(
+    caplog: pytest.LogCaptureFixture, env: dict[str, str], variable: str, default: str, check: Any
+) -> None:
+    config = Config.from_env({**env, "OTEL_SERVICE_NAME": "still-read"})
+    assert check(config)
+    assert config.service_name == "still-read"  # the other variables still apply
+    (record,) = [r for r in caplog.records if variable in r.getMessage()]
+    assert record.levelno == logging.WARNING and default in record.getMessage()
+    assert "short-secret" not in caplog.text  # a secret's value is never logged
+
+
+def test_an_invalid_environment_never_breaks_start_up_or_requests(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    for name, value in (
+        ("OTEL_TRACES_SAMPLER", "bogus"),
+        ("OTEL_ATTRIBUTE_COUNT_LIMIT", "many"),
+        ("OTEL_PYTHON_EXCLUDED_URLS", "("),
+        ("OTEL_PYTHON_STARLETTE_EXCLUDED_URLS", "("),
+    ):
+        monkeypatch.setenv(name, value)
+    exporter = InMemoryExporter()
+    configure(exporter=exporter, export_mode="simple")
+    with get_tracer().start_as_current_span("request"):
+        pass
+    assert len(exporter.get_finished_spans()) == 1
+    assert "OTEL_TRACES_SAMPLER" in caplog.text and "OTEL_ATTRIBUTE_COUNT_LIMIT" in caplog.text
+
+
+def test_an_invalid_option_names_the_option_not_the_variable() -> None:
+    with pytest.raises(ConfigError) as info:
+        configure(sampler="tracidratio")
+    message = str(info.value)
+    assert "option sampler" in message and "did you mean 'traceidratio'" in message
+    assert "OTEL_" not in message
+    with pytest.raises(ConfigError, match="option span_limits"):
+        configure(span_limits=-3)
+
+
+def test_a_variable_whose_option_is_given_is_not_read(caplog: pytest.LogCaptureFixture) -> None:
+    config = Config.from_env({"OTEL_TRACES_SAMPLER": "bogus"}, sampler="always_off")
+    assert isinstance(config.sampler, AlwaysOffSampler)
+    assert "OTEL_TRACES_SAMPLER" not in caplog.text
+
+
+def test_sampler_names_are_the_ones_opentelemetry_defines() -> None:
+    for name in SAMPLER_NAMES:
+        assert isinstance(Config().replace(sampler=name).sampler, Sampler)
+        assert sampler_from_env(name, None) is not None
 
 
 def test_sdk_disabled_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -134,8 +242,3 @@ def test_single_values_are_accepted_where_lists_are_expected() -> None:
     assert config.exclude_paths == (pattern,)
     assert config.capture_request_headers == ("a", "b")
     assert config.propagate_to == ("api.example.com",)
-
-
-def test_bad_span_limits_from_environment() -> None:
-    with pytest.raises(ConfigError, match="max_attributes"):
-        Config.from_env({"OTEL_ATTRIBUTE_COUNT_LIMIT": "-3"})
