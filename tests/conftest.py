@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import sys
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from c13_middleware import Baggage, InMemoryExporter, Tracer, current_span, get_baggage
+from c13_middleware import Baggage, InMemoryExporter, Span, Tracer, current_span, get_baggage
 from c13_middleware.profiling import ACTIVE_SESSIONS, SPAN_ACTIVATION_LISTENER
 from c13_middleware.profiling._exact import exact_hooks_installed
 from c13_middleware.profiling._memory import tracing_sessions
@@ -15,6 +16,10 @@ from c13_middleware.server._core import active_server_request
 from c13_middleware.trace._context import SPAN_END_COLLECTOR
 from c13_middleware.trace._safety import reset_log_once
 from c13_middleware.trace._tracer import _reset_default_for_tests
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+    from starlette.routing import BaseRoute
 
 
 @pytest.fixture
@@ -61,3 +66,21 @@ def _no_profiler_state_leaks() -> Iterator[None]:
     assert exact_hooks_installed() == 0 and sys.getprofile() is None, "an EXACT-mode hook leaked"
     assert tracing_sessions() == 0 and not tracemalloc.is_tracing(), "tracemalloc left running"
     assert sys.getswitchinterval() == switch, "the GIL switch interval was not restored"
+
+
+def traced_starlette(routes: Sequence[BaseRoute], **options: Any) -> Starlette:
+    """A Starlette app of ``routes`` behind c13's Starlette middleware built with ``options``."""
+    from starlette.applications import Starlette
+
+    from c13_middleware.integrations.starlette import C13Middleware
+
+    app = Starlette(routes=list(routes))
+    app.add_middleware(C13Middleware, **options)
+    return app
+
+
+def assert_connected(client: Span, server: Span) -> None:
+    """``server`` continues ``client``'s trace as its child (a call that crossed the wire)."""
+    assert server.parent is not None and server.parent.span_id == client.context.span_id
+    assert server.parent.is_remote
+    assert server.context.trace_id == client.context.trace_id

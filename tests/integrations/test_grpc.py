@@ -23,6 +23,7 @@ from c13_middleware import (
 from c13_middleware.integrations.grpc import client_interceptor, server_interceptor
 from c13_middleware.propagation._traceparent import format_traceparent
 from c13_middleware.server._extensions import set_request_profiler
+from tests.conftest import assert_connected
 
 SERVICE = "shop.v1.Orders"
 
@@ -155,13 +156,6 @@ def pair(spans: InMemoryExporter, method: str, count: int = 2) -> tuple[Span, Sp
     client = next(s for s in finished if s.kind is SpanKind.CLIENT)
     server = next(s for s in finished if s.kind is SpanKind.SERVER)
     return client, server
-
-
-def assert_connected(client: Span, server: Span) -> None:
-    assert server.parent is not None
-    assert server.parent.span_id == client.context.span_id
-    assert server.parent.is_remote
-    assert server.context.trace_id == client.context.trace_id
 
 
 # --- tests ----------------------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from c13_middleware.integrations.grpc import (
 )
 from c13_middleware.propagation._traceparent import format_traceparent
 from c13_middleware.server._extensions import set_request_profiler
+from tests.conftest import assert_connected
 
 SERVICE = "shop.v1.Stock"
 
@@ -94,11 +95,6 @@ async def pair(spans: InMemoryExporter, method: str, count: int = 2) -> tuple[Sp
     client = next(s for s in finished if s.kind is SpanKind.CLIENT)
     server = next(s for s in finished if s.kind is SpanKind.SERVER)
     return client, server
-
-
-def assert_connected(client: Span, server: Span) -> None:
-    assert server.parent is not None and server.parent.span_id == client.context.span_id
-    assert server.context.trace_id == client.context.trace_id
 
 
 def run(scenario: Callable[[], Any]) -> None:

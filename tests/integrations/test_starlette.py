@@ -16,6 +16,7 @@ from starlette.websockets import WebSocket
 
 from c13_middleware import InMemoryExporter, SpanKind, StatusCode, Tracer, current_span
 from c13_middleware.integrations.starlette import C13Middleware
+from tests.conftest import traced_starlette
 
 
 async def item(request: Request) -> Response:
@@ -43,17 +44,14 @@ async def echo(websocket: WebSocket) -> None:
 
 
 def make_app(options: dict[str, Any], **extra: Any) -> Starlette:
-    app = Starlette(
-        routes=[
-            Route("/items/{item_id:int}", item),
-            Route("/boom", boom),
-            Route("/stream", stream),
-            Mount("/v{version}", routes=[Route("/items/{item_id:int}", item)]),
-            WebSocketRoute("/ws", echo),
-        ]
-    )
-    app.add_middleware(C13Middleware, **options, **extra)
-    return app
+    routes = [
+        Route("/items/{item_id:int}", item),
+        Route("/boom", boom),
+        Route("/stream", stream),
+        Mount("/v{version}", routes=[Route("/items/{item_id:int}", item)]),
+        WebSocketRoute("/ws", echo),
+    ]
+    return traced_starlette(routes, **options, **extra)
 
 
 def test_route_template_names_the_span(options: dict[str, Any], exporter: InMemoryExporter) -> None:

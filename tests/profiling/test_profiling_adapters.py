@@ -22,6 +22,7 @@ from c13_middleware import InMemoryExporter, get_profile, mint_token
 from c13_middleware.integrations.flask import C13
 from c13_middleware.integrations.httpx import AsyncC13Transport
 from c13_middleware.integrations.starlette import C13Middleware
+from tests.conftest import traced_starlette
 from tests.profiling.profiling_helpers import share
 
 SECRET = "s3cret-key-for-tests-only"
@@ -66,9 +67,9 @@ def starlette_app(options: dict[str, Any], **extra: Any) -> Starlette:
 
         return StreamingResponse(chunks())
 
-    app = Starlette(routes=[Route("/work", work), Route("/call", call_out), Route("/stream", stream)])
-    app.add_middleware(C13Middleware, **options, **extra)
-    return app
+    return traced_starlette(
+        [Route("/work", work), Route("/call", call_out), Route("/stream", stream)], **options, **extra
+    )
 
 
 def test_token_triggered_profile_on_starlette(options: dict[str, Any], exporter: InMemoryExporter) -> None:

@@ -19,7 +19,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from c13_middleware import AlwaysOffSampler, InMemoryExporter
 from c13_middleware.export.prometheus import PrometheusMetrics, metrics_asgi_app, metrics_wsgi_app
 from c13_middleware.integrations.flask import C13
-from c13_middleware.integrations.starlette import C13Middleware
+from tests.conftest import traced_starlette
 
 DURATION = "http_server_request_duration_seconds"
 ACTIVE = "http_server_active_requests"
@@ -62,9 +62,7 @@ def starlette_app(registry: CollectorRegistry, metrics: PrometheusMetrics, optio
         Route("/health", health),
         Route("/metrics", metrics_asgi_app(registry)),
     ]
-    app = Starlette(routes=routes)
-    app.add_middleware(C13Middleware, observers=[metrics], exclude_paths=["/health", "/metrics"], **options)
-    return app
+    return traced_starlette(routes, observers=[metrics], exclude_paths=["/health", "/metrics"], **options)
 
 
 def test_starlette_requests_are_counted_by_route_template(
