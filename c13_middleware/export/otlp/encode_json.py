@@ -13,7 +13,16 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ...propagation._tracestate import TraceState
-from .common import INT64_MAX, INT64_MIN, FragmentCache, group_spans, link_flags, scope_version, span_flags
+from .common import (
+    INT64_MAX,
+    INT64_MIN,
+    FragmentCache,
+    encode_counted,
+    group_spans,
+    link_flags,
+    scope_version,
+    span_flags,
+)
 
 if TYPE_CHECKING:
     from ...trace._resource import Resource
@@ -82,6 +91,13 @@ class JsonEncoder:
         self._resources: dict[int, tuple[Resource, str]] = {}
 
     def encode(self, spans: Sequence[Span]) -> bytes:
+        return encode_counted(self._encode, spans)[0]
+
+    def encode_counted(self, spans: Sequence[Span]) -> tuple[bytes, int]:
+        """The request body and how many spans were left out of it (one whose attribute fails to turn into text)."""
+        return encode_counted(self._encode, spans)
+
+    def _encode(self, spans: Sequence[Span]) -> bytes:
         if not spans:
             return b""
         out: list[str] = []

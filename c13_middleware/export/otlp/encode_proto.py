@@ -13,11 +13,11 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ...propagation._tracestate import TraceState
-from ...trace._safety import log_once
 from .common import (
     CONTEXT_HAS_IS_REMOTE_MASK,
     TRACE_FLAGS_MASK,
     FragmentCache,
+    encode_counted,
     group_spans,
     link_flags,
     scope_version,
@@ -48,20 +48,11 @@ class ProtobufEncoder:
 
     def encode(self, spans: Sequence[Span]) -> bytes:
         """The request body. A span that cannot be encoded (text that is not valid Unicode) is left out, logged once."""
-        try:
-            return self._encode(spans)
-        except (ValueError, TypeError) as exc:
-            kept = [span for span in spans if self._encodable(span)]
-            log_once("otlp-encode", "c13_middleware: OTLP: %d span(s) could not be encoded and were dropped: %s",
-                     len(spans) - len(kept), exc)  # fmt: skip
-            return self._encode(kept)
+        return encode_counted(self._encode, spans)[0]
 
-    def _encodable(self, span: Span) -> bool:
-        try:
-            self._encode((span,))
-        except (ValueError, TypeError):
-            return False
-        return True
+    def encode_counted(self, spans: Sequence[Span]) -> tuple[bytes, int]:
+        """The request body and how many spans were left out of it."""
+        return encode_counted(self._encode, spans)
 
     def _encode(self, spans: Sequence[Span]) -> bytes:
         if not spans:

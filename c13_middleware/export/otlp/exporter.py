@@ -145,17 +145,23 @@ class OTLPExporter(SpanExporter):
         if self._closed.is_set():
             return self._fail(len(spans))
         try:
-            body = self._encoder.encode(spans)
+            body, unencodable = self._encoder.encode_counted(spans)
         except Exception:
             log_once("otlp-encode-failed", "c13_middleware: OTLP: encoding spans failed; spans dropped", exc_info=True)
             return self._fail(len(spans))
+        if unencodable:  # left out of the body: dropped, whatever becomes of the others
+            with self._count_lock:
+                self.spans_dropped += unencodable
+        count = len(spans) - unencodable
+        if not count:
+            return self._fail(0)
         body = self._sender.prepare(body)
         with self._lock:
             try:
-                return self._send(body, len(spans))
+                return self._send(body, count)
             except Exception:  # a bug here must cost spans, not the export thread
                 log_once("otlp-send-failed", "c13_middleware: OTLP: sending spans failed", exc_info=True)
-                return self._fail(len(spans))
+                return self._fail(count)
 
     def _send(self, body: bytes, count: int) -> ExportResult:
         clock = RetryClock(self.max_retry_time, self.backoff)
