@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from ...trace._exporters import ExportResult, SpanExporter
 from ...trace._safety import log_once
 from . import encode_json
-from .config import Settings, grpc_target, resolve_settings
+from .config import Settings, grpc_target, redact_url, resolve_settings
 from .retry import Backoff, RetryClock
 from .sender import Attempt, Sender
 from .transport import HTTPSender, build_ssl_context
@@ -79,6 +79,7 @@ class OTLPExporter(SpanExporter):
             if ssl_context is not None:
                 raise ValueError("ssl_context is for OTLP/HTTP; give gRPC the certificate files instead")
             from . import grpc_transport  # noqa: F401 (needs the grpc extra: fails here, at start-up, saying so)
+        self._shown_endpoint = redact_url(settings.endpoint)  # for logs and repr: credentials never shown
         self.max_retry_time = float(max_retry_time)
         self.backoff = backoff or Backoff()
         self._encoder: ProtobufEncoder | JsonEncoder
@@ -124,7 +125,7 @@ class OTLPExporter(SpanExporter):
         )
 
     def __repr__(self) -> str:
-        return f"OTLPExporter({self.settings.endpoint!r}, protocol={self.settings.protocol!r})"
+        return f"OTLPExporter({self._shown_endpoint!r}, protocol={self.settings.protocol!r})"
 
     @property
     def endpoint(self) -> str:
@@ -175,14 +176,14 @@ class OTLPExporter(SpanExporter):
                 return self._fail(count)
             if not attempt.retryable:
                 log_once(f"otlp-{attempt.kind}", "c13_middleware: OTLP: %s %s; spans dropped (not retryable)",
-                         self.endpoint, attempt.problem)  # fmt: skip
+                         self._shown_endpoint, attempt.problem)  # fmt: skip
                 return self._fail(count)
             log_once(f"otlp-{attempt.kind}", "c13_middleware: OTLP: %s %s; retrying, then dropping spans",
-                     self.endpoint, attempt.problem)  # fmt: skip
+                     self._shown_endpoint, attempt.problem)  # fmt: skip
             delay = clock.next_delay(attempt.retry_after)
             if delay is None:
                 log_once("otlp-gave-up", "c13_middleware: OTLP: export to %s still failing after %.1f s of retries; "
-                         "spans dropped", self.endpoint, self.max_retry_time)  # fmt: skip
+                         "spans dropped", self._shown_endpoint, self.max_retry_time)  # fmt: skip
                 return self._fail(count)
             if self._closed.wait(delay):  # shutdown() cuts the wait short
                 return self._fail(count)
@@ -200,17 +201,19 @@ class OTLPExporter(SpanExporter):
 
                     rejected, message = parse_response(attempt.body)
             except Exception:  # an unreadable success body: the spans were still accepted
-                log_once("otlp-response", "c13_middleware: OTLP: could not read the response of %s", self.endpoint)
+                log_once(
+                    "otlp-response", "c13_middleware: OTLP: could not read the response of %s", self._shown_endpoint
+                )
         rejected = min(max(rejected, 0), count)
         with self._count_lock:
             self.spans_sent += count - rejected
             self.spans_rejected += rejected
         if rejected:
             log_once("otlp-partial-success", "c13_middleware: OTLP: %s rejected %d of %d spans: %s",
-                     self.endpoint, rejected, count, message or "(no message)")  # fmt: skip
+                     self._shown_endpoint, rejected, count, message or "(no message)")  # fmt: skip
         elif message:
             log_once("otlp-partial-success-warning", "c13_middleware: OTLP: %s accepted all spans with a warning: %s",
-                     self.endpoint, message)  # fmt: skip
+                     self._shown_endpoint, message)  # fmt: skip
 
     def _fail(self, count: int) -> ExportResult:
         with self._count_lock:
