@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ...propagation._tracestate import TraceState
+from ...trace._resource import SCHEMA_URL
 from .common import (
     CONTEXT_HAS_IS_REMOTE_MASK,
     TRACE_FLAGS_MASK,
@@ -40,7 +41,7 @@ class ProtobufEncoder:
         self._request_type = service.ExportTraceServiceRequest
         self._resource_type = resource.Resource
         self._span_type = trace.Span
-        self._resources: dict[int, tuple[Resource, bytes]] = {}
+        self._resources: dict[int, tuple[Resource, Mapping[str, Any], bytes]] = {}
         self._attrs: FragmentCache[bytes] = FragmentCache()  # Span.attributes fragments
         self._event_attrs: FragmentCache[bytes] = FragmentCache()  # Span.Event.attributes fragments
         self._link_attrs: FragmentCache[bytes] = FragmentCache()  # Span.Link.attributes fragments
@@ -59,22 +60,25 @@ class ProtobufEncoder:
             return b""
         request = self._request_type()
         for resource, scopes in group_spans(spans):
-            resource_spans = request.resource_spans.add()
+            resource_spans = request.resource_spans.add(schema_url=SCHEMA_URL)
             resource_spans.resource.MergeFromString(self._resource_bytes(resource))
             for scope, members in scopes:
-                scope_spans = resource_spans.scope_spans.add(scope={"name": scope, "version": scope_version(scope)})
+                scope_spans = resource_spans.scope_spans.add(
+                    scope={"name": scope, "version": scope_version(scope)}, schema_url=SCHEMA_URL
+                )
                 self._add_spans(scope_spans.spans.add, members)
         data: bytes = request.SerializeToString()
         return data
 
     def _resource_bytes(self, resource: Resource) -> bytes:
         cached = self._resources.get(id(resource))
-        if cached is not None and cached[0] is resource:
-            return cached[1]
+        if cached is not None and cached[0] is resource and cached[1] is resource.attributes:
+            return cached[2]
         if len(self._resources) >= 64:
             self._resources.clear()
         data: bytes = self._resource_type(attributes=key_values(resource.attributes)).SerializeToString()
-        self._resources[id(resource)] = (resource, data)  # holding the resource keeps its id from being reused
+        # Holding the resource keeps its id from being reused; a new attributes mapping (after fork) is a miss.
+        self._resources[id(resource)] = (resource, resource.attributes, data)
         return data
 
     def _add_spans(self, add: Any, spans: Sequence[Span]) -> None:
