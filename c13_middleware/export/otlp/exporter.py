@@ -1,7 +1,7 @@
 """``OTLPExporter``: sends spans to an OpenTelemetry Collector (or any OTLP backend), over HTTP or gRPC.
 
 ``export`` runs in the batch processor's thread, never in a request. A collector that is down, slow or failing
-costs spans, which are counted and the problem logged once per kind, never request latency or unbounded memory:
+costs spans, which are counted and each outage logged (its start and its end), never request latency or memory:
 nothing is buffered here beyond the batch being sent, and one export gives up after ``max_retry_time``.
 """
 
@@ -16,6 +16,7 @@ from ...trace._exporters import ExportResult, SpanExporter
 from ...trace._safety import log_once
 from . import encode_json
 from .config import Settings, grpc_target, redact_url, resolve_settings
+from .outage import OutageLog
 from .retry import Backoff, RetryClock
 from .sender import Attempt, Sender
 from .transport import HTTPSender, build_ssl_context
@@ -80,6 +81,7 @@ class OTLPExporter(SpanExporter):
                 raise ValueError("ssl_context is for OTLP/HTTP; give gRPC the certificate files instead")
             from . import grpc_transport  # noqa: F401 (needs the grpc extra: fails here, at start-up, saying so)
         self._shown_endpoint = redact_url(settings.endpoint)  # for logs and repr: credentials never shown
+        self._outage = OutageLog(self._shown_endpoint)
         self.max_retry_time = float(max_retry_time)
         self.backoff = backoff or Backoff()
         self._encoder: ProtobufEncoder | JsonEncoder
@@ -171,19 +173,16 @@ class OTLPExporter(SpanExporter):
             attempt = self._sender.send(body, timeout)
             if attempt.accepted:
                 self._accepted(attempt, count)
+                self._outage.succeeded(self.spans_dropped)
                 return ExportResult.SUCCESS
             if self._closed.is_set():  # shutdown() broke the attempt off: nothing to report
                 return self._fail(count)
+            self._outage.failed(attempt.problem, attempt.retryable, self.spans_dropped)
             if not attempt.retryable:
-                log_once(f"otlp-{attempt.kind}", "c13_middleware: OTLP: %s %s; spans dropped (not retryable)",
-                         self._shown_endpoint, attempt.problem)  # fmt: skip
                 return self._fail(count)
-            log_once(f"otlp-{attempt.kind}", "c13_middleware: OTLP: %s %s; retrying, then dropping spans",
-                     self._shown_endpoint, attempt.problem)  # fmt: skip
             delay = clock.next_delay(attempt.retry_after)
             if delay is None:
-                log_once("otlp-gave-up", "c13_middleware: OTLP: export to %s still failing after %.1f s of retries; "
-                         "spans dropped", self._shown_endpoint, self.max_retry_time)  # fmt: skip
+                self._outage.gave_up(self.max_retry_time)
                 return self._fail(count)
             if self._closed.wait(delay):  # shutdown() cuts the wait short
                 return self._fail(count)
