@@ -324,10 +324,15 @@ _AFTER_EXPORTER_SHUTDOWN = 0.2
 
 
 def stop_processors(processors: Sequence[BatchSpanProcessor], deadline: float) -> bool:
-    """Stop all at once, so that they drain in parallel; wait for them until ``deadline``; then shut their
-    exporters down (each once) and give the workers a moment to end. True if every worker ended in time."""
+    """Stop all at once, so that they drain in parallel, and tell their exporters to stop retrying (one attempt per
+    batch); wait for them until ``deadline``; then shut the exporters down (each once), which cuts attempts still
+    in flight short, and give the workers a moment to end. True if every worker ended in time."""
     for processor in processors:
         processor.stop()
+        try:
+            processor.exporter.stop_retrying()
+        except Exception:
+            log_once("exporter-stop-retrying", "c13_middleware: exporter stop_retrying raised", exc_info=True)
     done = all([processor.wait_stopped(deadline) for processor in processors])
     closed: set[int] = set()
     for processor in processors:

@@ -90,6 +90,16 @@ def test_exit_with_three_stuck_pipelines_takes_one_budget(tmp_path: Path, silent
     assert elapsed < 1 + 1.0, f"exit took {elapsed:.1f} s for a 1 s budget"
 
 
+def test_exit_does_not_retry_an_unreachable_collector(tmp_path: Path) -> None:
+    endpoints = [f"http://127.0.0.1:{free_port()}/v1/traces"] * 3  # refused: retrying would use the whole budget
+    process = _start(PIPELINES.format(endpoints=endpoints), tmp_path, C13_SHUTDOWN_TIMEOUT="10")
+    _wait_ready(process)
+    started = time.monotonic()
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert time.monotonic() - started < 2
+
+
 def test_exit_exports_what_is_queued(tmp_path: Path, receiver: Receiver) -> None:
     process = _start(PIPELINES.format(endpoints=[receiver.url]), tmp_path)
     _wait_ready(process)

@@ -93,6 +93,7 @@ class OTLPExporter(SpanExporter):
             self._encoder = ProtobufEncoder()
         self._sender = self._make_sender(ssl_context)
         self._closed = threading.Event()
+        self._no_retry = threading.Event()  # set by stop_retrying() and by shutdown()
         self._lock = threading.Lock()  # one request at a time (the simple processor may call from many threads)
         self._count_lock = threading.Lock()
         self.spans_sent = 0
@@ -177,14 +178,15 @@ class OTLPExporter(SpanExporter):
                 return ExportResult.SUCCESS
             if self._closed.is_set():  # shutdown() broke the attempt off: nothing to report
                 return self._fail(count)
-            self._outage.failed(attempt.problem, attempt.retryable, self.spans_dropped)
-            if not attempt.retryable:
+            retrying = attempt.retryable and not self._no_retry.is_set()
+            self._outage.failed(attempt.problem, retrying, self.spans_dropped)
+            if not retrying:
                 return self._fail(count)
             delay = clock.next_delay(attempt.retry_after)
             if delay is None:
                 self._outage.gave_up(self.max_retry_time)
                 return self._fail(count)
-            if self._closed.wait(delay):  # shutdown() cuts the wait short
+            if self._no_retry.wait(delay):  # stop_retrying() or shutdown() cuts the wait short
                 return self._fail(count)
             self.retries += 1
             timeout = max(0.001, min(self.settings.timeout, clock.remaining()))
@@ -220,9 +222,14 @@ class OTLPExporter(SpanExporter):
             self.export_failures += 1
         return ExportResult.FAILURE
 
+    def stop_retrying(self) -> None:
+        """The process is ending: each export makes one attempt, and a backoff wait ends now."""
+        self._no_retry.set()
+
     def shutdown(self) -> None:
         """Later exports fail at once; a backoff wait or a request in flight is cut short."""
         self._closed.set()
+        self._no_retry.set()
         self._sender.abort()
         if self._lock.acquire(timeout=1.0):  # let a cut-short export finish before closing its connection
             try:
