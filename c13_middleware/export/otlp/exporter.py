@@ -166,6 +166,9 @@ class OTLPExporter(SpanExporter):
             except Exception:  # a bug here must cost spans, not the export thread
                 log_once("otlp-send-failed", "c13_middleware: OTLP: sending spans failed", exc_info=True)
                 return self._fail(count)
+            finally:
+                if self._closed.is_set():  # shutdown() did not wait for this export: its connection ends here
+                    self._sender.close()
 
     def _send(self, body: bytes, count: int) -> ExportResult:
         clock = RetryClock(self.max_retry_time, self.backoff)
@@ -231,7 +234,9 @@ class OTLPExporter(SpanExporter):
         self._closed.set()
         self._no_retry.set()
         self._sender.abort()
-        if self._lock.acquire(timeout=1.0):  # let a cut-short export finish before closing its connection
+        # An export in flight closes the connection itself when it ends (an attempt that abort() cannot cut short,
+        # a connect in progress, may last its whole timeout): shutdown() never waits for it.
+        if self._lock.acquire(timeout=0.05):
             try:
                 self._sender.close()
             finally:
