@@ -87,7 +87,7 @@ def test_exit_with_three_stuck_pipelines_takes_one_budget(tmp_path: Path, silent
     _, err = process.communicate(timeout=30)
     elapsed = time.monotonic() - started
     assert process.returncode == 0, err
-    assert elapsed < 1 + 1.0, f"exit took {elapsed:.1f} s for a 1 s budget"
+    assert elapsed < 1 + 1.5, f"exit took {elapsed:.1f} s for a 1 s budget"  # it was 5 s per pipeline
 
 
 def test_exit_does_not_retry_an_unreachable_collector(tmp_path: Path) -> None:
