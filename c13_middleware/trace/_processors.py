@@ -189,6 +189,8 @@ class BatchSpanProcessor(SpanProcessor):
                 log_once(
                     "batch-queue-full", "c13_middleware: span queue full (%d); dropping spans", self.max_queue_size
                 )
+        elif self._shut and span.context[2] & 1:
+            self.spans_dropped += 1  # ended after shutdown (a span outliving a replaced pipeline's grace period)
 
     def _kick(self) -> None:
         if self._thread is None:

@@ -118,6 +118,7 @@ def test_shutdown_flushes_and_stops_accepting() -> None:
     processor.shutdown()
     tracer.start_span("after").end()
     assert [s.name for s in exporter.get_finished_spans()] == ["before"]
+    assert processor.spans_dropped == 1  # "after": counted, not silently lost
     processor.shutdown()  # twice is fine
 
 
