@@ -29,6 +29,11 @@ class SpanExporter:
     def shutdown(self) -> None:
         return None
 
+    def stop_retrying(self) -> None:
+        """The process is ending (called from any thread, before ``shutdown``): an export that fails should give
+        up rather than wait to retry, so that what is queued gets one attempt each within the shutdown budget."""
+        return None
+
     def force_flush(self, timeout_millis: float = 30_000) -> bool:
         return True
 

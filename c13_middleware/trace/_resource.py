@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+import weakref
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -17,11 +20,21 @@ SDK_ATTRIBUTES: Mapping[str, str] = {
 }
 
 
-class Resource:
-    __slots__ = ("attributes",)
+# The semantic-conventions version the attribute names follow (stable HTTP names, messaging.operation.type and
+# .name, which came in 1.26.0): sent as the resource's and the scope's schema_url.
+SCHEMA_URL = "https://opentelemetry.io/schemas/1.26.0"
+INSTANCE_ID = "service.instance.id"
 
-    def __init__(self, attributes: Mapping[str, Any]) -> None:
+
+class Resource:
+    __slots__ = ("attributes", "_own_instance_id", "__weakref__")
+
+    def __init__(self, attributes: Mapping[str, Any], *, own_instance_id: bool = False) -> None:
+        """``own_instance_id``: ``service.instance.id`` is this process's own, and changes in a forked child."""
         self.attributes: Mapping[str, Any] = MappingProxyType(dict(attributes))
+        self._own_instance_id = own_instance_id
+        if own_instance_id:
+            _OWN_ID_RESOURCES.add(self)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Resource) and dict(self.attributes) == dict(other.attributes)
@@ -57,11 +70,35 @@ def parse_resource_attributes(text: str) -> dict[str, str]:
 def build_resource(
     service_name: str, service_version: str | None, extra: Mapping[str, Any], env_attributes: Mapping[str, str]
 ) -> Resource:
-    """Precedence (OpenTelemetry's): explicit service name > resource attributes from options > environment."""
+    """Precedence (OpenTelemetry's): explicit service name > resource attributes from options > environment.
+
+    Without a ``service.instance.id`` from either, the process's own (a random UUID) is used, so that the workers
+    of one service can be told apart.
+    """
     attributes: dict[str, Any] = dict(env_attributes)
     attributes.update(extra)
     attributes.update(SDK_ATTRIBUTES)
     attributes["service.name"] = service_name
     if service_version is not None:
         attributes["service.version"] = service_version
-    return Resource(attributes)
+    own = INSTANCE_ID not in attributes
+    if own:
+        attributes[INSTANCE_ID] = _instance_id
+    return Resource(attributes, own_instance_id=own)
+
+
+_instance_id = str(uuid.uuid4())
+_OWN_ID_RESOURCES: weakref.WeakSet[Resource] = weakref.WeakSet()
+
+
+def _new_instance_after_fork() -> None:
+    # A forked worker is another instance: the resources built before the fork (a preloading server's master)
+    # take the child's id. Encoders notice through the new attributes mapping.
+    global _instance_id
+    _instance_id = str(uuid.uuid4())
+    for resource in list(_OWN_ID_RESOURCES):
+        resource.attributes = MappingProxyType({**resource.attributes, INSTANCE_ID: _instance_id})
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_instance_after_fork)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Final
@@ -15,6 +17,7 @@ from ._ids import _getrandbits, new_span_id, new_trace_id
 from ._processors import BatchSpanProcessor, MultiSpanProcessor, SimpleSpanProcessor, SpanProcessor
 from ._resource import Resource, build_resource
 from ._sampling import AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, Sampler, SamplingDecision
+from ._shutdown import install_sigterm_handler
 from ._span import Link, Span, SpanKind, clean_attributes
 
 
@@ -40,7 +43,38 @@ def _build_processor(config: Config) -> SpanProcessor | None:
         processors.append(wrap(config.exporter))
     if not processors:
         return None
+    if any(isinstance(processor, BatchSpanProcessor) for processor in processors):
+        install_sigterm_handler()  # spans will wait in a queue: a SIGTERM must not lose them
     return processors[0] if len(processors) == 1 else MultiSpanProcessor(processors)
+
+
+def _own_batch_processors(tracer: Tracer) -> list[BatchSpanProcessor]:
+    """The batch processor the tracer built for its ``exporter`` option (not those the user passed in)."""
+    processor = tracer.processor
+    members = processor.processors if isinstance(processor, MultiSpanProcessor) else (processor,)
+    return [p for p in members if isinstance(p, BatchSpanProcessor) and p not in tracer.config.processors]
+
+
+# How long a replaced default pipeline keeps taking the spans that end through it when something still holds its
+# tracer (a span kept by the application, an exporter that keeps finished spans).
+REPLACED_PIPELINE_GRACE = 30.0
+
+
+def _retire_replaced(tracer: Tracer) -> None:
+    """Shut down the batch processor ``tracer`` built for its exporter (export what is left, end its thread, shut
+    the exporter down unless another pipeline uses it): as soon as nothing can end a span through ``tracer`` any
+    more (no open or kept span, no reference), and at the latest after ``REPLACED_PIPELINE_GRACE`` seconds."""
+    processors = _own_batch_processors(tracer)
+    if processors:
+        deadline = time.monotonic() + REPLACED_PIPELINE_GRACE
+        for processor in processors:
+            processor.retire_at(deadline)
+        weakref.finalize(tracer, _retire, processors)
+
+
+def _retire(processors: list[BatchSpanProcessor]) -> None:
+    for processor in processors:
+        processor.retire()
 
 
 class Tracer:
@@ -207,13 +241,16 @@ _default: Tracer | None = None
 def configure(**options: Any) -> Tracer:
     """Set the process-wide default pipeline that adapters and clients use unless given their own options.
 
-    Keyword options override OpenTelemetry's environment variables. Returns the new default tracer; spans started
-    by the previous default still end through the previous pipeline.
+    Keyword options override OpenTelemetry's environment variables. Returns the new default tracer. Spans started
+    by the previous default still end through the previous pipeline, which is then shut down (its export thread
+    ends): once nothing refers to the previous tracer, and at the latest ``REPLACED_PIPELINE_GRACE`` seconds later.
     """
     global _default
     tracer = Tracer(Config.from_env(**options))
     with _default_lock:
-        _default = tracer
+        previous, _default = _default, tracer
+    if previous is not None:
+        _retire_replaced(previous)
     return tracer
 
 
@@ -254,7 +291,9 @@ def resolve(options: Mapping[str, Any] | None = None) -> tuple[Config, Tracer]:
 def _reset_default_for_tests() -> None:
     global _default
     with _default_lock:
-        _default = None
+        previous, _default = _default, None
+    if previous is not None:
+        _retire_replaced(previous)
 
 
 __all__ = ["CURRENT", "Tracer", "configure", "get_tracer", "resolve", "tracer_of"]

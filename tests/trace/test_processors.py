@@ -14,6 +14,7 @@ from c13_middleware import (
     SimpleSpanProcessor,
     Span,
     SpanExporter,
+    SpanLimits,
     SpanProcessor,
     Tracer,
 )
@@ -117,6 +118,7 @@ def test_shutdown_flushes_and_stops_accepting() -> None:
     processor.shutdown()
     tracer.start_span("after").end()
     assert [s.name for s in exporter.get_finished_spans()] == ["before"]
+    assert processor.spans_dropped == 1  # "after": counted, not silently lost
     processor.shutdown()  # twice is fine
 
 
@@ -196,7 +198,7 @@ def test_forked_child_exports_through_its_own_worker(tmp_path: Any) -> None:
 def test_force_flush_before_any_worker_drains_inline() -> None:
     exporter = InMemoryExporter()
     processor = BatchSpanProcessor(exporter)
-    processor._queue.append(Tracer().start_span("queued by hand"))
+    processor._queue.append((Tracer().start_span("queued by hand"), 1000))
     assert processor.force_flush(1000)
     assert [s.name for s in exporter.get_finished_spans()] == ["queued by hand"]
     processor.shutdown()
@@ -253,3 +255,46 @@ def test_after_fork_reset_forgets_the_parents_worker_and_queue() -> None:
     assert processor.force_flush(5000)
     assert [s.name for s in exporter.get_finished_spans()] == ["child's"]
     processor.shutdown()
+
+
+UNCAPPED = SpanLimits(max_attribute_length=None)  # as with OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT raised
+
+
+def test_queue_is_bounded_by_bytes_too() -> None:
+    exporter = Blocking()
+    processor = BatchSpanProcessor(exporter, max_queue_bytes=1_000_000, max_export_batch_size=1)
+    tracer = Tracer(processors=[processor], span_limits=UNCAPPED)
+    tracer.start_span("first").end()
+    assert exporter.entered.wait(5)  # the worker is stuck inside export: everything else stays queued
+    big = "x" * 100_000
+    for i in range(50):
+        tracer.start_span(f"big-{i}", attributes={"payload": big + str(i)}).end()
+    assert 5 <= processor.queue_length <= 10  # about 1 MB of 100 KB values, not 50 of them
+    assert processor.queued_bytes <= 1_000_000
+    assert processor.spans_dropped == 50 - processor.queue_length
+    tracer.start_span("small").end()  # a small span still fits
+    exporter.release.set()
+    processor.shutdown()
+    assert processor.queued_bytes == 0  # what left the queue was taken off its size
+    assert exporter.exported[-1].name == "small"
+
+
+def test_queue_bytes_count_event_values_and_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("C13_SPAN_QUEUE_MAX_BYTES", "300000")
+    exporter = Blocking()
+    processor = BatchSpanProcessor(exporter, max_export_batch_size=1)
+    assert processor.max_queue_bytes == 300_000
+    tracer = Tracer(processors=[processor], span_limits=UNCAPPED)
+    tracer.start_span("first").end()
+    assert exporter.entered.wait(5)
+    for _ in range(10):
+        span = tracer.start_span("with event")
+        span.add_event("log", {"message": "y" * 100_000})
+        span.end()
+    assert processor.queue_length == 2 and processor.spans_dropped == 8
+    exporter.release.set()
+    processor.shutdown()
+    monkeypatch.setenv("C13_SPAN_QUEUE_MAX_BYTES", "lots")
+    assert BatchSpanProcessor(InMemoryExporter()).max_queue_bytes == 32 * 1024 * 1024  # the default
+    with pytest.raises(ValueError):
+        BatchSpanProcessor(InMemoryExporter(), max_queue_bytes=0)

@@ -8,6 +8,7 @@ from operator import not_
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ..._version import __version__
+from ...trace._safety import log_once
 
 if TYPE_CHECKING:
     from ...propagation._span_context import SpanContext
@@ -40,6 +41,26 @@ def link_flags(context: SpanContext) -> int:
     if context.is_remote:
         flags |= CONTEXT_IS_REMOTE_MASK
     return flags
+
+
+def encode_counted(encode: Callable[[Sequence[Span]], bytes], spans: Sequence[Span]) -> tuple[bytes, int]:
+    """``(body, spans left out)``: when the batch cannot be encoded, each span is tried alone and those that fail
+    are left out (logged once), so that one bad span costs itself, not its batch, and is counted as dropped."""
+    try:
+        return encode(spans), 0
+    except Exception as exc:
+        kept = [span for span in spans if _encodes(encode, span)]
+        log_once("otlp-encode", "c13_middleware: OTLP: %d span(s) could not be encoded and were dropped: %s",
+                 len(spans) - len(kept), exc)  # fmt: skip
+        return (encode(kept) if kept else b""), len(spans) - len(kept)
+
+
+def _encodes(encode: Callable[[Sequence[Span]], bytes], span: Span) -> bool:
+    try:
+        encode((span,))
+    except Exception:
+        return False
+    return True
 
 
 def scope_version(scope: str) -> str:

@@ -10,6 +10,7 @@ wrong environment value is logged once and the default used.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
@@ -24,6 +25,15 @@ DEFAULT_TIMEOUT = 10.0  # seconds (OTEL_EXPORTER_OTLP_TIMEOUT is in milliseconds
 TRACES_PATH = "v1/traces"
 
 
+# The userinfo of a URL (``http://user:pass@host``), up to the last ``@`` before the path: what must never be shown.
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)?[^/?#]*@")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any ``user:password@`` replaced by ``REDACTED@``: the form logs and reprs show."""
+    return _USERINFO.sub(lambda match: f"{match.group(1) or ''}REDACTED@", url, count=1)
+
+
 @dataclass(frozen=True)
 class Settings:
     endpoint: str = DEFAULT_ENDPOINT
@@ -35,6 +45,14 @@ class Settings:
     client_certificate_file: str | None = None
     client_key_file: str | None = None
     insecure: bool = False  # gRPC only, for an endpoint without http:// or https://
+
+    def __repr__(self) -> str:
+        # Credentials in the endpoint and header values (tokens) are secrets: never shown.
+        headers = {key: "REDACTED" for key in self.headers}
+        return (
+            f"Settings(endpoint={redact_url(self.endpoint)!r}, protocol={self.protocol!r}, headers={headers!r}, "
+            f"timeout={self.timeout!r}, compression={self.compression!r}, insecure={self.insecure!r})"
+        )
 
 
 def parse_headers(text: str) -> dict[str, str]:
@@ -68,7 +86,7 @@ def traces_url(base: str) -> str:
 def check_endpoint(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"OTLP endpoint must be an http:// or https:// URL with a host, got {url!r}")
+        raise ValueError(f"OTLP endpoint must be an http:// or https:// URL with a host, got {redact_url(url)!r}")
     return url
 
 
@@ -81,9 +99,9 @@ def check_grpc_endpoint(target: str) -> str:
         except ValueError:  # a port that is not a number, or out of range
             valid = False
         if not valid:
-            raise ValueError(f"OTLP/gRPC endpoint {target!r} has no host, or a bad port")
+            raise ValueError(f"OTLP/gRPC endpoint {redact_url(target)!r} has no host, or a bad port")
     elif not target or not target.isprintable() or any(c.isspace() for c in target):
-        raise ValueError(f"OTLP/gRPC endpoint must be an http(s):// URL or a gRPC target, got {target!r}")
+        raise ValueError(f"OTLP/gRPC endpoint must be an http(s):// URL or a gRPC target, got {redact_url(target)!r}")
     return target
 
 
@@ -205,8 +223,8 @@ def _resolve_endpoint(endpoint: str | None, grpc: bool, env: Mapping[str, str]) 
     path = urlsplit(endpoint).path if endpoint.startswith(("http://", "https://")) else ""
     if grpc and path not in ("", "/"):
         log_once("otlp-grpc-endpoint-path", "c13_middleware: OTLP/gRPC endpoint %s has a path, which gRPC does not "
-                 "use; traces go to its host and port", endpoint)  # fmt: skip
+                 "use; traces go to its host and port", redact_url(endpoint))  # fmt: skip
     elif not grpc and path in ("", "/"):
         log_once("otlp-endpoint-path", "c13_middleware: OTLP endpoint %s has no path; collectors take traces on "
-                 "/v1/traces (the endpoint option is used as given)", endpoint)  # fmt: skip
+                 "/v1/traces (the endpoint option is used as given)", redact_url(endpoint))  # fmt: skip
     return endpoint

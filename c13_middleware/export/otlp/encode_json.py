@@ -13,7 +13,17 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ...propagation._tracestate import TraceState
-from .common import INT64_MAX, INT64_MIN, FragmentCache, group_spans, link_flags, scope_version, span_flags
+from ...trace._resource import SCHEMA_URL
+from .common import (
+    INT64_MAX,
+    INT64_MIN,
+    FragmentCache,
+    encode_counted,
+    group_spans,
+    link_flags,
+    scope_version,
+    span_flags,
+)
 
 if TYPE_CHECKING:
     from ...trace._resource import Resource
@@ -79,9 +89,16 @@ class JsonEncoder:
         # The JSON form of an attribute is the same in spans, events, links and resources: one cache serves all.
         self._attrs: FragmentCache[str] = FragmentCache()
         self._events: FragmentCache[str] = FragmentCache(max_values_per_key=32)  # events without their time
-        self._resources: dict[int, tuple[Resource, str]] = {}
+        self._resources: dict[int, tuple[Resource, Mapping[str, Any], str]] = {}
 
     def encode(self, spans: Sequence[Span]) -> bytes:
+        return encode_counted(self._encode, spans)[0]
+
+    def encode_counted(self, spans: Sequence[Span]) -> tuple[bytes, int]:
+        """The request body and how many spans were left out of it (one whose attribute fails to turn into text)."""
+        return encode_counted(self._encode, spans)
+
+    def _encode(self, spans: Sequence[Span]) -> bytes:
         if not spans:
             return b""
         out: list[str] = []
@@ -91,19 +108,23 @@ class JsonEncoder:
                 version = scope_version(scope)
                 version_part = f',"version":{quote(version)}' if version else ""
                 head = f'{{"scope":{{"name":{quote(scope)}{version_part}}},"spans":['
-                scope_parts.append(head + ",".join(self._spans(members)) + "]}")
-            out.append(f'{{"resource":{self._resource(resource)},"scopeSpans":[{",".join(scope_parts)}]}}')
+                scope_parts.append(head + ",".join(self._spans(members)) + f'],"schemaUrl":"{SCHEMA_URL}"}}')
+            out.append(
+                f'{{"resource":{self._resource(resource)},"scopeSpans":[{",".join(scope_parts)}],'
+                f'"schemaUrl":"{SCHEMA_URL}"}}'
+            )
         # Text that is not valid Unicode (a lone surrogate) becomes "?" rather than failing the batch.
         return f'{{"resourceSpans":[{",".join(out)}]}}'.encode("utf-8", "replace")
 
     def _resource(self, resource: Resource) -> str:
         cached = self._resources.get(id(resource))
-        if cached is not None and cached[0] is resource:
-            return cached[1]
+        if cached is not None and cached[0] is resource and cached[1] is resource.attributes:
+            return cached[2]
         if len(self._resources) >= 64:
             self._resources.clear()
         text = f'{{"attributes":[{",".join([key_value(k, v) for k, v in resource.attributes.items()])}]}}'
-        self._resources[id(resource)] = (resource, text)  # holding the resource keeps its id from being reused
+        # Holding the resource keeps its id from being reused; a new attributes mapping (after fork) is a miss.
+        self._resources[id(resource)] = (resource, resource.attributes, text)
         return text
 
     def _attributes(self, attributes: Mapping[str, object]) -> str:

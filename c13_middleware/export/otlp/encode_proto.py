@@ -13,11 +13,12 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ...propagation._tracestate import TraceState
-from ...trace._safety import log_once
+from ...trace._resource import SCHEMA_URL
 from .common import (
     CONTEXT_HAS_IS_REMOTE_MASK,
     TRACE_FLAGS_MASK,
     FragmentCache,
+    encode_counted,
     group_spans,
     link_flags,
     scope_version,
@@ -40,7 +41,7 @@ class ProtobufEncoder:
         self._request_type = service.ExportTraceServiceRequest
         self._resource_type = resource.Resource
         self._span_type = trace.Span
-        self._resources: dict[int, tuple[Resource, bytes]] = {}
+        self._resources: dict[int, tuple[Resource, Mapping[str, Any], bytes]] = {}
         self._attrs: FragmentCache[bytes] = FragmentCache()  # Span.attributes fragments
         self._event_attrs: FragmentCache[bytes] = FragmentCache()  # Span.Event.attributes fragments
         self._link_attrs: FragmentCache[bytes] = FragmentCache()  # Span.Link.attributes fragments
@@ -48,42 +49,36 @@ class ProtobufEncoder:
 
     def encode(self, spans: Sequence[Span]) -> bytes:
         """The request body. A span that cannot be encoded (text that is not valid Unicode) is left out, logged once."""
-        try:
-            return self._encode(spans)
-        except (ValueError, TypeError) as exc:
-            kept = [span for span in spans if self._encodable(span)]
-            log_once("otlp-encode", "c13_middleware: OTLP: %d span(s) could not be encoded and were dropped: %s",
-                     len(spans) - len(kept), exc)  # fmt: skip
-            return self._encode(kept)
+        return encode_counted(self._encode, spans)[0]
 
-    def _encodable(self, span: Span) -> bool:
-        try:
-            self._encode((span,))
-        except (ValueError, TypeError):
-            return False
-        return True
+    def encode_counted(self, spans: Sequence[Span]) -> tuple[bytes, int]:
+        """The request body and how many spans were left out of it."""
+        return encode_counted(self._encode, spans)
 
     def _encode(self, spans: Sequence[Span]) -> bytes:
         if not spans:
             return b""
         request = self._request_type()
         for resource, scopes in group_spans(spans):
-            resource_spans = request.resource_spans.add()
+            resource_spans = request.resource_spans.add(schema_url=SCHEMA_URL)
             resource_spans.resource.MergeFromString(self._resource_bytes(resource))
             for scope, members in scopes:
-                scope_spans = resource_spans.scope_spans.add(scope={"name": scope, "version": scope_version(scope)})
+                scope_spans = resource_spans.scope_spans.add(
+                    scope={"name": scope, "version": scope_version(scope)}, schema_url=SCHEMA_URL
+                )
                 self._add_spans(scope_spans.spans.add, members)
         data: bytes = request.SerializeToString()
         return data
 
     def _resource_bytes(self, resource: Resource) -> bytes:
         cached = self._resources.get(id(resource))
-        if cached is not None and cached[0] is resource:
-            return cached[1]
+        if cached is not None and cached[0] is resource and cached[1] is resource.attributes:
+            return cached[2]
         if len(self._resources) >= 64:
             self._resources.clear()
         data: bytes = self._resource_type(attributes=key_values(resource.attributes)).SerializeToString()
-        self._resources[id(resource)] = (resource, data)  # holding the resource keeps its id from being reused
+        # Holding the resource keeps its id from being reused; a new attributes mapping (after fork) is a miss.
+        self._resources[id(resource)] = (resource, resource.attributes, data)
         return data
 
     def _add_spans(self, add: Any, spans: Sequence[Span]) -> None:

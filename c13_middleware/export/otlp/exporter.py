@@ -1,7 +1,7 @@
 """``OTLPExporter``: sends spans to an OpenTelemetry Collector (or any OTLP backend), over HTTP or gRPC.
 
 ``export`` runs in the batch processor's thread, never in a request. A collector that is down, slow or failing
-costs spans, which are counted and the problem logged once per kind, never request latency or unbounded memory:
+costs spans, which are counted and each outage logged (its start and its end), never request latency or memory:
 nothing is buffered here beyond the batch being sent, and one export gives up after ``max_retry_time``.
 """
 
@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 from ...trace._exporters import ExportResult, SpanExporter
 from ...trace._safety import log_once
 from . import encode_json
-from .config import Settings, grpc_target, resolve_settings
+from .config import Settings, grpc_target, redact_url, resolve_settings
+from .outage import OutageLog
 from .retry import Backoff, RetryClock
 from .sender import Attempt, Sender
 from .transport import HTTPSender, build_ssl_context
@@ -79,6 +80,8 @@ class OTLPExporter(SpanExporter):
             if ssl_context is not None:
                 raise ValueError("ssl_context is for OTLP/HTTP; give gRPC the certificate files instead")
             from . import grpc_transport  # noqa: F401 (needs the grpc extra: fails here, at start-up, saying so)
+        self._shown_endpoint = redact_url(settings.endpoint)  # for logs and repr: credentials never shown
+        self._outage = OutageLog(self._shown_endpoint)
         self.max_retry_time = float(max_retry_time)
         self.backoff = backoff or Backoff()
         self._encoder: ProtobufEncoder | JsonEncoder
@@ -90,6 +93,7 @@ class OTLPExporter(SpanExporter):
             self._encoder = ProtobufEncoder()
         self._sender = self._make_sender(ssl_context)
         self._closed = threading.Event()
+        self._no_retry = threading.Event()  # set by stop_retrying() and by shutdown()
         self._lock = threading.Lock()  # one request at a time (the simple processor may call from many threads)
         self._count_lock = threading.Lock()
         self.spans_sent = 0
@@ -124,7 +128,7 @@ class OTLPExporter(SpanExporter):
         )
 
     def __repr__(self) -> str:
-        return f"OTLPExporter({self.settings.endpoint!r}, protocol={self.settings.protocol!r})"
+        return f"OTLPExporter({self._shown_endpoint!r}, protocol={self.settings.protocol!r})"
 
     @property
     def endpoint(self) -> str:
@@ -145,17 +149,26 @@ class OTLPExporter(SpanExporter):
         if self._closed.is_set():
             return self._fail(len(spans))
         try:
-            body = self._encoder.encode(spans)
+            body, unencodable = self._encoder.encode_counted(spans)
         except Exception:
             log_once("otlp-encode-failed", "c13_middleware: OTLP: encoding spans failed; spans dropped", exc_info=True)
             return self._fail(len(spans))
+        if unencodable:  # left out of the body: dropped, whatever becomes of the others
+            with self._count_lock:
+                self.spans_dropped += unencodable
+        count = len(spans) - unencodable
+        if not count:
+            return self._fail(0)
         body = self._sender.prepare(body)
         with self._lock:
             try:
-                return self._send(body, len(spans))
+                return self._send(body, count)
             except Exception:  # a bug here must cost spans, not the export thread
                 log_once("otlp-send-failed", "c13_middleware: OTLP: sending spans failed", exc_info=True)
-                return self._fail(len(spans))
+                return self._fail(count)
+            finally:
+                if self._closed.is_set():  # shutdown() did not wait for this export: its connection ends here
+                    self._sender.close()
 
     def _send(self, body: bytes, count: int) -> ExportResult:
         clock = RetryClock(self.max_retry_time, self.backoff)
@@ -164,21 +177,19 @@ class OTLPExporter(SpanExporter):
             attempt = self._sender.send(body, timeout)
             if attempt.accepted:
                 self._accepted(attempt, count)
+                self._outage.succeeded(self.spans_dropped)
                 return ExportResult.SUCCESS
             if self._closed.is_set():  # shutdown() broke the attempt off: nothing to report
                 return self._fail(count)
-            if not attempt.retryable:
-                log_once(f"otlp-{attempt.kind}", "c13_middleware: OTLP: %s %s; spans dropped (not retryable)",
-                         self.endpoint, attempt.problem)  # fmt: skip
+            retrying = attempt.retryable and not self._no_retry.is_set()
+            self._outage.failed(attempt.problem, retrying, self.spans_dropped)
+            if not retrying:
                 return self._fail(count)
-            log_once(f"otlp-{attempt.kind}", "c13_middleware: OTLP: %s %s; retrying, then dropping spans",
-                     self.endpoint, attempt.problem)  # fmt: skip
             delay = clock.next_delay(attempt.retry_after)
             if delay is None:
-                log_once("otlp-gave-up", "c13_middleware: OTLP: export to %s still failing after %.1f s of retries; "
-                         "spans dropped", self.endpoint, self.max_retry_time)  # fmt: skip
+                self._outage.gave_up(self.max_retry_time)
                 return self._fail(count)
-            if self._closed.wait(delay):  # shutdown() cuts the wait short
+            if self._no_retry.wait(delay):  # stop_retrying() or shutdown() cuts the wait short
                 return self._fail(count)
             self.retries += 1
             timeout = max(0.001, min(self.settings.timeout, clock.remaining()))
@@ -194,17 +205,19 @@ class OTLPExporter(SpanExporter):
 
                     rejected, message = parse_response(attempt.body)
             except Exception:  # an unreadable success body: the spans were still accepted
-                log_once("otlp-response", "c13_middleware: OTLP: could not read the response of %s", self.endpoint)
+                log_once(
+                    "otlp-response", "c13_middleware: OTLP: could not read the response of %s", self._shown_endpoint
+                )
         rejected = min(max(rejected, 0), count)
         with self._count_lock:
             self.spans_sent += count - rejected
             self.spans_rejected += rejected
         if rejected:
             log_once("otlp-partial-success", "c13_middleware: OTLP: %s rejected %d of %d spans: %s",
-                     self.endpoint, rejected, count, message or "(no message)")  # fmt: skip
+                     self._shown_endpoint, rejected, count, message or "(no message)")  # fmt: skip
         elif message:
             log_once("otlp-partial-success-warning", "c13_middleware: OTLP: %s accepted all spans with a warning: %s",
-                     self.endpoint, message)  # fmt: skip
+                     self._shown_endpoint, message)  # fmt: skip
 
     def _fail(self, count: int) -> ExportResult:
         with self._count_lock:
@@ -212,11 +225,18 @@ class OTLPExporter(SpanExporter):
             self.export_failures += 1
         return ExportResult.FAILURE
 
+    def stop_retrying(self) -> None:
+        """The process is ending: each export makes one attempt, and a backoff wait ends now."""
+        self._no_retry.set()
+
     def shutdown(self) -> None:
         """Later exports fail at once; a backoff wait or a request in flight is cut short."""
         self._closed.set()
+        self._no_retry.set()
         self._sender.abort()
-        if self._lock.acquire(timeout=1.0):  # let a cut-short export finish before closing its connection
+        # An export in flight closes the connection itself when it ends (an attempt that abort() cannot cut short,
+        # a connect in progress, may last its whole timeout): shutdown() never waits for it.
+        if self._lock.acquire(timeout=0.05):
             try:
                 self._sender.close()
             finally:

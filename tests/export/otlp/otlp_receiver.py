@@ -8,6 +8,7 @@ from __future__ import annotations
 import collections
 import gzip
 import json
+import socket
 import ssl
 import subprocess
 import threading
@@ -113,13 +114,14 @@ class Collector(Generic[R, A]):
 class Receiver(Collector[Received, Reply]):
     protocol = "http/protobuf"
 
-    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(self, ssl_context: ssl.SSLContext | None = None, port: int = 0) -> None:
         super().__init__(Reply())
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self.server.daemon_threads = True
         if ssl_context is not None:
             self.server.socket = ssl_context.wrap_socket(self.server.socket, server_side=True)
         self.scheme = "https" if ssl_context is not None else "http"
+        self.connections: set[socket.socket] = set()
         self.port = self.server.server_address[1]
         self.endpoint = self.url
         self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -134,9 +136,17 @@ class Receiver(Collector[Received, Reply]):
         return f"{self.base_url}/v1/traces"
 
     def close(self) -> None:
+        """Stop, as a collector that goes down does: kept-alive connections are closed too."""
         self.release.set()
         self.server.shutdown()
         self.server.server_close()
+        with self.arrived:
+            connections, self.connections = self.connections, set()
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         self._thread.join(5)
 
     def retryable(self, delay: int | None = None) -> Reply:
@@ -168,6 +178,16 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             return None
+
+        def setup(self) -> None:
+            super().setup()
+            with receiver.arrived:
+                receiver.connections.add(self.connection)
+
+        def finish(self) -> None:
+            with receiver.arrived:
+                receiver.connections.discard(self.connection)
+            super().finish()
 
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))

@@ -174,10 +174,10 @@ def test_counters_repr_and_encode_failure(
     assert otlp.export(spans) is ExportResult.SUCCESS
     assert receiver.received[0].headers["content-type"] == "application/x-protobuf"
 
-    def broken(spans: object) -> bytes:
+    def broken(spans: object) -> tuple[bytes, int]:
         raise RuntimeError("boom")
 
-    otlp._encoder.encode = broken  # type: ignore[method-assign]
+    otlp._encoder.encode_counted = broken  # type: ignore[method-assign,assignment]
     assert otlp.export(spans) is ExportResult.FAILURE
     assert otlp.stats() == {
         "spans_sent": 1,
