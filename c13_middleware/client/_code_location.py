@@ -41,8 +41,9 @@ def _is_library(frame: FrameType) -> bool:
     return name.partition(".")[0] in LIBRARY_PACKAGES
 
 
-def caller_location(skip: int = 1) -> CodeLocation | None:
-    """The innermost frame (above the caller's ``skip`` frames) that is not library code, or None."""
+def caller_location(skip: int = 0) -> CodeLocation | None:
+    """The innermost frame that is not library code, from the caller's frame outwards (``skip``: frames known to be
+    library code to step over first), or None."""
     try:
         frame: FrameType | None = sys._getframe(skip + 1)
     except ValueError:

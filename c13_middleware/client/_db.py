@@ -92,9 +92,9 @@ class DbCall:
         # "auto" code location: take it at the end if the call took this long (0: repeated, take it anyway).
         self._locate_after_ns = locate_after_ns
 
-    def finish(self, exc: BaseException | None = None, skip: int = 1) -> None:
-        """End the span; ``skip``: the caller's frames to step over when looking for the application's frame (the
-        stack is the one the call was issued from, so the location is found here for slow or repeated calls)."""
+    def finish(self, exc: BaseException | None = None, skip: int = 0) -> None:
+        """End the span. The stack is still the one the call was issued from, so this is where a slow or repeated
+        call's code location is taken; ``skip``: frames, from the caller's outwards, known to be library code."""
         span = self.span
         if span.end_time is not None:
             return
@@ -122,10 +122,10 @@ def start_db_call(
     query_text: str | None = None,
     summary: str | None = None,
     extra: Mapping[str, Any] | None = None,
-    skip: int = 1,
+    skip: int = 0,
 ) -> DbCall | None:
-    """Start a CLIENT span for one call (None when not traced); ``skip`` is the caller's frames to step over before
-    looking for the application's frame."""
+    """Start a CLIENT span for one call (None when not traced). ``skip``: frames, from the caller's outwards, known to
+    be library code (library frames are stepped over anyway: this only saves their look-up)."""
     try:
         current = _current_span.get()
         if (current is None and options.only_in_traces) or _suppressed.get():
@@ -186,7 +186,7 @@ def start_sql_call(
     parameters: object = None,
     *,
     batch_size: int | None = None,
-    skip: int = 1,
+    skip: int = 0,
 ) -> DbCall | None:
     """``start_db_call`` for one SQL statement: sanitized text, summary, operation and table read from it."""
     if _current_span.get() is None and options.only_in_traces:
