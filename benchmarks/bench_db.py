@@ -39,6 +39,7 @@ def figures() -> dict[str, float]:
     request = tracer.start_span("GET /items")
     out: dict[str, float] = {}
     with use_span(request):
+        out["location_depth_12"] = per_call_us(_library_stack(12, caller_location), N)
         out["location_depth_20"] = per_call_us(_library_stack(20, caller_location), N)
         out["location_depth_40"] = per_call_us(_library_stack(40, caller_location), N)
 
@@ -89,6 +90,7 @@ def main() -> None:
     f = figures()
     print(f"machine: {machine()}")
     rows = [
+        ("code location, 12 library frames (Django ORM, SQLAlchemy ORM: 9-17)", f"{f['location_depth_12']:.2f}"),
         ("code location, 20 library frames", f"{f['location_depth_20']:.2f}"),
         ("code location, 40 library frames", f"{f['location_depth_40']:.2f}"),
         ("SQL span start+end, code location on", f"{f['span_with_location']:.2f}"),

@@ -20,7 +20,7 @@ LIBRARY_PACKAGES = frozenset(
         "c13_middleware", "integrations", "django", "sqlalchemy", "redis", "psycopg", "psycopg2", "psycopg_pool",
         "asyncpg", "aiosqlite", "sqlite3", "pymysql", "MySQLdb", "greenlet", "asgiref", "asyncio", "concurrent",
         "threading", "contextlib", "functools", "starlette", "fastapi", "flask", "werkzeug", "anyio", "uvicorn",
-        "gunicorn", "runpy", "importlib", "unittest", "_pytest", "pytest", "pluggy",
+        "gunicorn", "runpy", "importlib", "unittest", "_pytest", "pytest", "pluggy", "rest_framework",
     }
 )  # fmt: skip
 _MAX_DEPTH = 200
