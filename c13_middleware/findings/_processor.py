@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import threading
+import time
 from typing import TYPE_CHECKING
 
 from ..trace._processors import SpanProcessor
@@ -43,7 +44,7 @@ class FindingsProcessor(SpanProcessor):
         self.spans_dropped = 0
         self.recent: collections.deque[tuple[int, list[Finding]]] = collections.deque(maxlen=keep_recent)
         self._open: dict[int, list[Span]] = {}
-        self._ready: collections.deque[list[Span]] = collections.deque()
+        self._ready: collections.deque[tuple[Span, list[Span]]] = collections.deque()
         self._wake = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
@@ -70,7 +71,7 @@ class FindingsProcessor(SpanProcessor):
         if (parent is None or parent.is_remote) and not self._shut:
             self._open.pop(trace_id, None)
             self._idle.clear()
-            self._ready.append(spans)
+            self._ready.append((span, spans))
             if self._thread is None:
                 self._start()
             self._wake.set()
@@ -92,18 +93,17 @@ class FindingsProcessor(SpanProcessor):
     def _drain(self) -> None:
         ready = self._ready
         while ready:
-            spans = ready.popleft()
+            root, spans = ready.popleft()
             try:
-                self._analyse(spans)
+                self._analyse(root, spans)
             except Exception:
                 log_once("findings-detect", "c13_middleware: detecting findings failed", exc_info=True)
         self._idle.set()
 
-    def _analyse(self, spans: list[Span]) -> None:
+    def _analyse(self, root: Span, spans: list[Span]) -> None:
         findings = detect_findings(spans, self.thresholds)
         if not findings:
             return
-        root = spans[-1]  # the local root ends last: it is what released the list
         route = root.attributes.get("http.route")
         self.recent.append((root.context.trace_id, findings))
         report(findings, route if isinstance(route, str) else "")
@@ -113,8 +113,14 @@ class FindingsProcessor(SpanProcessor):
         if self._thread is None:
             self._drain()
             return True
-        self._wake.set()
-        return self._idle.wait(timeout_millis / 1000) and not self._ready
+        deadline = time.monotonic() + timeout_millis / 1000
+        while True:  # a trace released while the worker was finishing the previous batch needs another round
+            self._wake.set()
+            if not self._idle.wait(max(0.0, deadline - time.monotonic())):
+                return False
+            if not self._ready:
+                return True
+            self._idle.clear()
 
     def shutdown(self, timeout_millis: float = 30_000) -> None:
         if self._shut:

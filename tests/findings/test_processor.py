@@ -93,3 +93,46 @@ def test_no_finding_no_report(processor: FindingsProcessor) -> None:
         pass
     assert processor.force_flush(5000)
     assert list(processor.recent) == []
+
+
+def test_counts_are_bounded_and_a_failing_listener_is_contained(monkeypatch: pytest.MonkeyPatch) -> None:
+    from c13_middleware.findings import _hooks
+
+    monkeypatch.setattr(_hooks, "MAX_SERIES", len(finding_counts()) + 1)
+    calls: list[str] = []
+
+    def failing(finding: Finding, route: str) -> None:
+        calls.append(route)
+        raise RuntimeError("listener bug")
+
+    add_listener(failing)
+    add_listener(failing)  # once only
+    try:
+        finding = Finding("slow_db_query", "slow query")
+        _hooks.report([finding], "/bounded/1")
+        _hooks.report([finding], "/bounded/2")  # a new route past the bound: counted as _OTHER
+        _hooks.report([], "/bounded/3")
+    finally:
+        remove_listener(failing)
+        remove_listener(failing)
+    counts = finding_counts()
+    assert counts[("slow_db_query", "/bounded/1")] == 1
+    assert ("slow_db_query", "/bounded/2") not in counts and counts[("slow_db_query", "_OTHER")] >= 1
+    assert calls == ["/bounded/1", "/bounded/2"]
+
+
+def test_route_comes_from_the_root_even_when_its_trace_was_cut() -> None:
+    processor = FindingsProcessor(max_spans_per_trace=6)  # the six queries fill it: the root itself is not kept
+    seen: list[str] = []
+
+    def listener(finding: Finding, route: str) -> None:
+        seen.append(route)
+
+    add_listener(listener)
+    try:
+        _request_with_n_plus_one(Tracer(processors=[processor]), "/cut")
+        assert processor.force_flush(5000)
+    finally:
+        remove_listener(listener)
+        processor.shutdown()
+    assert seen == ["/cut"] and processor.spans_dropped == 1
