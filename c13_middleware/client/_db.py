@@ -3,7 +3,8 @@ redis adapters.
 
 Attributes follow OpenTelemetry's stable database conventions: ``db.system.name``, ``db.namespace``,
 ``db.operation.name``, ``db.collection.name``, ``db.query.text`` (sanitized, ``_sql.sanitize_sql``),
-``db.query.summary``, ``server.address``/``server.port``, ``error.type``; the span is named by the summary. Each span
+``db.query.summary``, ``server.address``/``server.port``, ``error.type``, ``db.response.status_code`` (the
+SQLSTATE of a failed PostgreSQL query); the span is named by the summary. Each span
 also says where the application issued the call (``code.function.name``, ``code.file.path``, ``code.line.number``).
 """
 
@@ -108,6 +109,9 @@ class DbCall:
                 if isinstance(exc, Exception):
                     span.record_exception(exc)
                 span.set_error(exc, exception_type_name(exc))
+                code = _status_code(exc)
+                if code:
+                    span.set_attribute("db.response.status_code", code)
             except Exception:
                 log_once("db-error", "c13_middleware: recording a database error failed", exc_info=True)
         finish_span(span, "a database span")
@@ -159,6 +163,18 @@ def start_db_call(
     except Exception:
         log_once("db-start", "c13_middleware: starting a database span failed", exc_info=True)
         return None
+
+
+def _status_code(exc: BaseException) -> str | None:
+    """The database's own error code: PostgreSQL's SQLSTATE (psycopg 3 and asyncpg ``sqlstate``, psycopg2
+    ``pgcode``), read from the exception or the driver error an ORM wrapped (``__cause__``)."""
+    for error in (exc, exc.__cause__):
+        if error is not None:
+            for name in ("sqlstate", "pgcode"):
+                code = getattr(error, name, None)
+                if isinstance(code, str) and code:
+                    return code[:16]
+    return None
 
 
 def _repeated(parent_id: int, text: str) -> bool:

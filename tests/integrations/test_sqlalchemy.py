@@ -5,7 +5,7 @@ import pathlib
 
 import pytest
 import sqlalchemy
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from c13_middleware import InMemoryExporter, SpanKind, StatusCode, Tracer, detect_findings
 from c13_middleware.integrations.sqlalchemy import instrument, uninstrument
@@ -105,3 +105,28 @@ def test_postgresql_through_psycopg(tracer: Tracer, exporter: InMemoryExporter, 
     source = pathlib.Path(__file__).read_text().splitlines()
     assert source[finding.location.line - 1].endswith("# the N+1 line")
     engine.dispose()
+
+
+def test_postgresql_error_code_and_async_psycopg(tracer: Tracer, exporter: InMemoryExporter, postgres_url: str) -> None:
+    engine = instrument(sqlalchemy.create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://")))
+    with tracer.start_as_current_span("GET /"), engine.connect() as connection:
+        with pytest.raises(sqlalchemy.exc.ProgrammingError):
+            connection.execute(sqlalchemy.text("SELECT * FROM no_such_table"))
+    engine.dispose()
+    (failed,) = _db_spans(exporter)
+    assert failed.attributes["db.response.status_code"] == "42P01"  # undefined_table
+    assert failed.attributes["error.type"] == "psycopg.errors.UndefinedTable"
+
+    async def main(async_engine: AsyncEngine) -> int:
+        try:
+            with tracer.start_as_current_span("GET /async"):
+                async with async_engine.connect() as connection:
+                    return int((await connection.execute(sqlalchemy.text("SELECT 40 + :n"), {"n": 2})).scalar_one())
+        finally:
+            await async_engine.dispose()
+
+    url = postgres_url.replace("postgresql://", "postgresql+psycopg_async://")
+    assert asyncio.run(main(instrument(create_async_engine(url)))) == 42
+    select = _db_spans(exporter)[-1]
+    assert select.attributes["db.query.text"] == "SELECT ? + %(n)s"
+    assert select.parent is not None and select.parent.span_id == exporter.get_finished_spans()[-1].context.span_id
