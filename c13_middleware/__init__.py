@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from .export.otlp.file import OTLPFileExporter
     from .export.otlp.retry import Backoff
     from .export.prometheus.prometheus import PrometheusMetrics, metrics_asgi_app, metrics_wsgi_app
+    from .findings._detect import detect_findings
+    from .findings._processor import FindingsProcessor
+    from .findings._types import CodeSite, Finding, FindingThresholds
     from .profiling._api import Profiler, configure_sampler, finish_profile
     from .profiling._server_timing import profile_response_headers, server_timing_value
     from .profiling._session import ProfileSession
@@ -80,6 +83,7 @@ __all__ = [
     "BatchSpanProcessor",
     "C13ASGIMiddleware",
     "C13WSGIMiddleware",
+    "CodeSite",
     "CompositePropagator",
     "Config",
     "ConfigError",
@@ -87,6 +91,9 @@ __all__ = [
     "DEFAULT_LOG_FORMAT",
     "Event",
     "ExportResult",
+    "Finding",
+    "FindingThresholds",
+    "FindingsProcessor",
     "FunctionStats",
     "IOEvent",
     "InMemoryExporter",
@@ -133,6 +140,7 @@ __all__ = [
     "configure_sampler",
     "consumer_span",
     "current_span",
+    "detect_findings",
     "extract",
     "extract_message",
     "finish_profile",
@@ -168,6 +176,9 @@ _EXPORTS = {
     ".export.otlp.file": ("OTLPFileExporter",),
     ".export.otlp.retry": ("Backoff",),
     ".export.prometheus.prometheus": ("PrometheusMetrics", "metrics_asgi_app", "metrics_wsgi_app"),
+    ".findings._detect": ("detect_findings",),
+    ".findings._processor": ("FindingsProcessor",),
+    ".findings._types": ("CodeSite", "Finding", "FindingThresholds"),
     ".profiling._api": ("Profiler", "configure_sampler", "finish_profile"),
     ".profiling._server_timing": ("profile_response_headers", "server_timing_value"),
     ".profiling._session": ("ProfileSession",),

@@ -10,6 +10,7 @@ from typing import Any
 from c13_middleware.server._core import ServerCore, ServerRequest, active_server_request
 from c13_middleware.server.wsgi import start_from_environ
 
+from ._django_db import install_database_spans
 from ._require import require
 
 require("django", "django")
@@ -31,6 +32,7 @@ class C13Middleware:
         if self.is_async:
             markcoroutinefunction(self)
         self.core = ServerCore(dict(getattr(settings, "C13", {}) or {}), ("DJANGO",))
+        install_database_spans(getattr(settings, "C13_DATABASES", None))
 
     def __call__(self, request: HttpRequest) -> Any:
         if self.is_async:

@@ -15,15 +15,19 @@ if not settings.configured:
         ALLOWED_HOSTS=["*"],
         ROOT_URLCONF=__name__,
         MIDDLEWARE=["c13_middleware.integrations.django.C13Middleware"],
-        INSTALLED_APPS=[],
-        DATABASES={},
+        INSTALLED_APPS=["tests.integrations.django_shop.apps.ShopConfig"],
+        # A shared in-memory SQLite database: every thread's connection (async views run queries in threads) sees
+        # the same tables while one connection keeps it open (tests/integrations/test_django_db.py).
+        DATABASES={
+            "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "file:c13tests?mode=memory&cache=shared"}
+        },
         USE_TZ=True,
         C13={},
     )
     django.setup()
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
-from django.urls import path
+from django.urls import include, path
 
 from c13_middleware import current_span
 
@@ -63,6 +67,7 @@ async def async_stream(request: HttpRequest) -> StreamingHttpResponse:
 
 
 urlpatterns = [
+    path("shop/", include("tests.integrations.django_shop.views")),
     path("items/<int:item_id>/", item),
     path("boom/", boom),
     path("stream/", stream),

@@ -27,6 +27,7 @@ LAZY_PACKAGES = [
     "c13_middleware.export",
     "c13_middleware.export.otlp",
     "c13_middleware.export.prometheus",
+    "c13_middleware.findings",
     "c13_middleware.profiling",
     "c13_middleware.server",
     "c13_middleware.trace",

@@ -15,11 +15,32 @@ Rules (no figure over its threshold, no advice):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
+from ..findings._types import Finding
 from ._types import AllocationSite, FunctionStats, IOEvent, MemoryStats, ProfilingThresholds, Recommendation
 
-__all__ = ["advise"]
+__all__ = ["advise", "as_findings", "from_findings"]
+
+
+def as_findings(recommendations: Iterable[Recommendation], trace_id: int = 0) -> tuple[Finding, ...]:
+    """The profile's recommendations as ``Finding`` values, the type span findings have (docs/findings.md)."""
+    return tuple(Finding.from_recommendation(r, trace_id) for r in recommendations)
+
+
+def from_findings(findings: Iterable[Finding]) -> tuple[Recommendation, ...]:
+    """Span findings (N+1 queries, slow queries, sequential calls) as recommendations for a profile report."""
+    return tuple(
+        Recommendation(
+            f.kind,
+            f.summary,
+            f.location.function if f.location else "",
+            f"{f.location.file}:{f.location.line}" if f.location else "",
+            f.value,
+            f.threshold,
+        )
+        for f in findings
+    )
 
 
 def advise(

@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, Gauge, Histogram
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from ...findings._hooks import finding_counts
 from ...trace._health import profiler_stats, span_processor_stats
 
 # OpenTelemetry's advisory bucket boundaries for http.*.request.duration and rpc.*.call.duration, in seconds.
@@ -138,6 +139,29 @@ class HealthCollector(Collector):
         yield from (exported, dropped, failed, queue, capacity, profiles, overhead)
 
 
+class FindingsCollector(Collector):
+    """``c13_findings_total{kind,http_route}``: findings counted by the findings processor (``findings._hooks``),
+    read at scrape time."""
+
+    def __init__(self, namespace: str = "") -> None:
+        self._name = f"{namespace}_c13_findings" if namespace else "c13_findings"
+
+    def describe(self) -> Iterable[Metric]:
+        return [self._family()]
+
+    def collect(self) -> Iterable[Metric]:
+        family = self._family()
+        for (kind, route), count in sorted(finding_counts().items()):
+            family.add_metric([kind, route], count)
+        return [family]
+
+    def _family(self) -> CounterMetricFamily:
+        return CounterMetricFamily(
+            self._name, "Findings (N+1 queries, slow queries, sequential calls...) per kind and route.",
+            labels=["kind", "http_route"],
+        )  # fmt: skip
+
+
 def _register_all(registry: CollectorRegistry, collectors: Iterable[Collector]) -> None:
     """Register every collector or, when one clashes with a metric already in the registry, none of them."""
     done: list[Collector] = []
@@ -169,6 +193,6 @@ def instruments_for(registry: CollectorRegistry, namespace: str, *, health: bool
             instruments = per_namespace[namespace] = Instruments(registry, namespace)
         if health and instruments.health is None:
             collector = HealthCollector(namespace)
-            _register_all(registry, (collector,))
+            _register_all(registry, (collector, FindingsCollector(namespace)))
             instruments.health = collector
         return instruments

@@ -48,9 +48,10 @@ class PrometheusMetrics:
     """RED metrics into ``registry`` (default: prometheus_client's global ``REGISTRY``).
 
     Any number of instances may share a registry: they share its instruments. ``namespace`` prefixes every metric
-    name (``myapp_http_server_request_duration_seconds``). ``health`` adds the ``c13_*`` health metrics (span
-    export counters, queue length, profiler totals). ``exemplars`` attaches the trace and span id of sampled
-    requests to the duration histogram (visible in the OpenMetrics format only).
+    name (``myapp_http_server_request_duration_seconds``). ``health`` adds the ``c13_*`` metrics: health (span
+    export counters, queue length, profiler totals) and ``c13_findings_total{kind,http_route}`` (docs/findings.md).
+    ``exemplars`` attaches the trace and span id of sampled requests to the duration histogram (visible in the
+    OpenMetrics format only).
     """
 
     def __init__(
