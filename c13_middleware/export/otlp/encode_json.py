@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ...propagation._tracestate import TraceState
-from .common import INT64_MAX, INT64_MIN, FragmentCache, group_spans, link_flags, scope_version, span_flags
+from .common import INT64_MAX, INT64_MIN, FragmentCache, group_spans, link_flags, span_flags
 
 if TYPE_CHECKING:
     from ...trace._resource import Resource
@@ -88,9 +88,10 @@ class JsonEncoder:
         for resource, scopes in group_spans(spans):
             scope_parts = []
             for scope, members in scopes:
-                version = scope_version(scope)
-                version_part = f',"version":{quote(version)}' if version else ""
-                head = f'{{"scope":{{"name":{quote(scope)}{version_part}}},"spans":['
+                version = f',"version":{quote(scope.version)}' if scope.version else ""
+                attributes = self._attributes(dict(scope.attributes))
+                schema_url = f',"schemaUrl":{quote(scope.schema_url)}' if scope.schema_url else ""
+                head = f'{{"scope":{{"name":{quote(scope.name)}{version}{attributes}}}{schema_url},"spans":['
                 scope_parts.append(head + ",".join(self._spans(members)) + "]}")
             out.append(f'{{"resource":{self._resource(resource)},"scopeSpans":[{",".join(scope_parts)}]}}')
         # Text that is not valid Unicode (a lone surrogate) becomes "?" rather than failing the batch.
