@@ -17,9 +17,8 @@ truth, so neither side pays for the other on its own path:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from contextvars import ContextVar, Token
-from typing import Any, NamedTuple
+from typing import Any
 
 from c13_middleware.trace._context import SPAN_ACTIVATION_LISTENER, _current_span, _suppressed
 from c13_middleware.trace._safety import log_once
@@ -41,31 +40,18 @@ SUPPRESS_KEY = _SUPPRESS_INSTRUMENTATION_KEY
 EMPTY = Context()
 
 
-class _Attached(NamedTuple):
-    context: Context
-    span: Span | None  # c13's current span and flag when ``context`` was attached or built
-    suppressed: bool
-
-
+# (context, span, suppressed): the OpenTelemetry context and c13's current span and flag when it was attached or
+# built. Plain tuples: these are made on every attach.
+_Attached = tuple[Context, "Span | None", bool]
 _attached: ContextVar[_Attached | None] = ContextVar("c13_otel_context", default=None)
+_new = tuple.__new__
 
 
-class AttachToken:
-    """What ``attach`` returns and ``detach`` takes: the contextvar tokens to restore."""
+class AttachToken(tuple):  # type: ignore[type-arg]
+    """What ``attach`` returns and ``detach`` takes: ``(attached, span, suppressed, listener, span_id)``, the
+    contextvar tokens to restore (None: that variable was not changed) and the activation listener to tell."""
 
-    __slots__ = ("attached", "span", "suppressed", "listener", "span_id")
-
-    def __init__(
-        self,
-        attached: Token[_Attached | None],
-        span: Token[Span | None] | None,
-        suppressed: Token[bool] | None,
-    ) -> None:
-        self.attached = attached
-        self.span = span
-        self.suppressed = suppressed
-        self.listener: Callable[[int, bool], None] | None = None
-        self.span_id = 0
+    __slots__ = ()
 
 
 class C13RuntimeContext(_RuntimeContext):
@@ -79,10 +65,10 @@ class C13RuntimeContext(_RuntimeContext):
             if span is None and not suppressed:
                 return EMPTY
             values: dict[str, object] = {}
-        elif attached.span is span and attached.suppressed is suppressed:
-            return attached.context
+        elif attached[1] is span and attached[2] is suppressed:
+            return attached[0]
         else:
-            values = dict(attached.context)
+            values = dict(attached[0])
         if span is None:
             values.pop(SPAN_KEY, None)
         else:
@@ -94,33 +80,41 @@ class C13RuntimeContext(_RuntimeContext):
         context = Context(values)
         # Kept for the next read here (the same span stays the same object); a later detach restores the value it
         # saved, whatever was set in between.
-        _attached.set(_Attached(context, span, suppressed))
+        _attached.set((context, span, suppressed))
         return context
 
     def attach(self, context: Context) -> Token[Context]:
-        span = c13_span_of(context.get(SPAN_KEY), get_tracer())
+        span = c13_span_of(context.get(SPAN_KEY), get_tracer)
         suppressed = bool(context.get(SUPPRESS_KEY))
-        token = AttachToken(
-            _attached.set(_Attached(context, span, suppressed)),
-            _current_span.set(span) if span is not _current_span.get() else None,
-            _suppressed.set(suppressed) if suppressed is not _suppressed.get() else None,
+        span_token = _current_span.set(span) if span is not _current_span.get() else None
+        listener = SPAN_ACTIVATION_LISTENER.get() if span_token is not None and span is not None else None
+        token = _new(
+            AttachToken,
+            (
+                _attached.set((context, span, suppressed)),
+                span_token,
+                _suppressed.set(suppressed) if suppressed is not _suppressed.get() else None,
+                listener,
+                span.context.span_id if listener is not None else 0,  # type: ignore[union-attr]
+            ),
         )
-        listener = SPAN_ACTIVATION_LISTENER.get()
-        if listener is not None and span is not None and token.span is not None:
-            token.listener, token.span_id = listener, span.context.span_id
-            listener(token.span_id, True)
+        if listener is not None:
+            listener(token[4], True)
         return token  # type: ignore[return-value]  # the API only hands it back to detach
 
     def detach(self, token: Token[Context]) -> None:
         ours: object = token
-        if not isinstance(ours, AttachToken):
+        if type(ours) is not AttachToken:
             _reset(getattr(token, "var", None), token)  # from the runtime context this one replaced
             return
-        _reset(_suppressed, ours.suppressed)
-        _reset(_current_span, ours.span)
-        _reset(_attached, ours.attached)
-        if ours.listener is not None:
-            ours.listener(ours.span_id, False)
+        attached, span, suppressed, listener, span_id = ours
+        if suppressed is not None:
+            _reset(_suppressed, suppressed)
+        if span is not None:
+            _reset(_current_span, span)
+        _reset(_attached, attached)
+        if listener is not None:
+            listener(span_id, False)
 
 
 def _reset(var: ContextVar[Any] | None, token: Token[Any] | None) -> None:

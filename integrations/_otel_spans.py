@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from c13_middleware.propagation._span_context import INVALID_SPAN_CONTEXT, SpanContext
@@ -216,8 +216,8 @@ class ForeignSpan(Span):
     otel_span: otel_trace.Span
 
 
-def c13_span_of(otel_span: object, owner: Any) -> Span | None:
-    """The c13 span that stands for ``otel_span`` (``owner``: the pipeline a ``ForeignSpan`` names); None for no
+def c13_span_of(otel_span: object, owner: Callable[[], Any]) -> Span | None:
+    """The c13 span that stands for ``otel_span`` (``owner()``: the pipeline a ``ForeignSpan`` names); None for no
     span or an invalid one."""
     if isinstance(otel_span, Span):
         return otel_span
@@ -231,7 +231,7 @@ def c13_span_of(otel_span: object, owner: Any) -> Span | None:
         return None
     if ctx is None:
         return None
-    foreign = ForeignSpan("", ctx, SpanKind.INTERNAL, None, owner, {}, (), False)
+    foreign = ForeignSpan("", ctx, SpanKind.INTERNAL, None, owner(), {}, (), False)
     foreign.otel_span = otel_span  # type: ignore[assignment]  # any object with get_span_context()
     return foreign
 

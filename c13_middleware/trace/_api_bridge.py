@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ._safety import log_once
-
 OpenTelemetryInstaller = Callable[[bool], None]
 """Called with ``explicit``: True for ``configure(opentelemetry=True)`` (a missing API raises ImportError), False
 for the default (a missing API or a provider set by someone else is not an error)."""
@@ -30,6 +28,8 @@ def install_opentelemetry(option: bool | None) -> None:
     installs it when the API is importable and no other tracer provider is set."""
     if option is False:
         return
+    from ._safety import log_once  # here, not at the top: importing the package must stay cheap (no logging)
+
     installer = _installer
     if installer is None:
         if option:
