@@ -298,6 +298,22 @@ def test_suppression_agrees_both_ways(bridge: Tracer, exporter: InMemoryExporter
     assert exporter.get_finished_spans() == []
 
 
+def test_odd_tokens(bridge: Tracer, caplog: pytest.LogCaptureFixture) -> None:
+    from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
+
+    replaced = ContextVarsRuntimeContext()  # a token attached before install() came from the API's own store
+    old_token = replaced.attach(otel_context.Context({"k": 1}))
+    otel_context.detach(old_token)
+    assert replaced.get_current() == {}
+    token = otel_context.attach(otel_trace.set_span_in_context(otel_trace.get_tracer("lib").start_span("s")))
+    otel_context.detach(token)
+    with caplog.at_level(logging.DEBUG):
+        otel_context.detach(token)
+        otel_context.detach(token)
+    assert caplog.text.count("detached twice") == 1 and DETACH_FAILED not in caplog.text
+    assert current_span() is None
+
+
 # --- across tasks, generators and threads ---------------------------------------------------------------------------
 
 
