@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from opentelemetry import context as otel_context, propagate, trace as otel_trace
+from opentelemetry import baggage as otel_baggage, context as otel_context, propagate, trace as otel_trace
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled, suppress_instrumentation as otel_suppress
 from opentelemetry.trace import (
     Link as OtelLink,
@@ -41,6 +41,7 @@ from starlette.testclient import TestClient
 
 from c13_middleware import (
     AlwaysOffSampler,
+    Baggage,
     InMemoryExporter,
     Span,
     SpanKind,
@@ -49,6 +50,7 @@ from c13_middleware import (
     configure,
     current_span,
     suppress_instrumentation,
+    use_baggage,
 )
 from c13_middleware.integrations import opentelemetry as bridge_module
 from c13_middleware.trace._context import is_suppressed
@@ -450,9 +452,12 @@ def test_streaming_starlette_response(
 def test_propagate_inject_and_extract_use_c13s_context(bridge: Tracer) -> None:
     assert isinstance(propagate.get_global_textmap(), bridge_module.C13TextMapPropagator)
     headers: dict[str, str] = {}
-    with bridge.start_as_current_span("outgoing") as span:
+    with bridge.start_as_current_span("outgoing") as span, use_baggage(Baggage().set("tenant", "acme")):
+        token = otel_context.attach(otel_baggage.set_baggage("plan", "gold"))
         propagate.inject(headers)
+        otel_context.detach(token)
     assert headers["traceparent"] == f"00-{span.context.trace_id_hex}-{span.context.span_id_hex}-03"
+    assert headers["baggage"] == "tenant=acme,plan=gold"
     extracted = otel_trace.get_current_span(propagate.extract(headers)).get_span_context()
     assert (extracted.trace_id, extracted.span_id) == (span.context.trace_id, span.context.span_id)
     assert extracted.is_remote
@@ -535,15 +540,18 @@ def test_configure_installs_by_default_without_the_sdk() -> None:
         from opentelemetry import trace
         import c13_middleware
         from c13_middleware.integrations import opentelemetry as bridge
+        early = trace.get_tracer("early")  # a library's tracer, taken at import time, before any provider
         c13_middleware.configure(opentelemetry=False)
         off = trace.get_tracer_provider() is bridge.PROVIDER
         exporter = c13_middleware.InMemoryExporter()
         tracer = c13_middleware.configure(exporter=exporter, export_mode="simple")
         with tracer.start_as_current_span("c13"):
             trace.get_tracer("lib").start_span("otel").end()
-        otel, c13 = exporter.get_finished_spans()
+            early.start_span("early").end()
+        otel, early_span, c13 = exporter.get_finished_spans()
         print(json.dumps({
-            "off": off, "installed": bridge.installed(), "child": otel.parent.span_id == c13.context.span_id,
+            "off": off, "installed": bridge.installed(),
+            "child": otel.parent.span_id == early_span.parent.span_id == c13.context.span_id,
             "sdk": [m for m in sys.modules if m.startswith("opentelemetry.sdk")],
         }))
     """)
