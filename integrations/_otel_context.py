@@ -84,6 +84,9 @@ class C13RuntimeContext(_RuntimeContext):
         return context
 
     def attach(self, context: Context) -> Token[Context]:
+        given: object = context
+        if not isinstance(given, dict):  # not a Context: treated as an empty one
+            context = EMPTY
         span = c13_span_of(context.get(SPAN_KEY), get_tracer)
         suppressed = bool(context.get(SUPPRESS_KEY))
         span_token = _current_span.set(span) if span is not _current_span.get() else None

@@ -81,7 +81,10 @@ def to_link(context: object, attributes: Mapping[str, object] | None, limits: Sp
 
 
 def to_links(links: Sequence[otel_trace.Link] | None, limits: SpanLimits) -> list[Link]:
-    converted = (to_link(link.context, link.attributes, limits) for link in links or ())
+    """Something that is not a ``Link`` is treated as absent."""
+    converted = (
+        to_link(getattr(link, "context", None), getattr(link, "attributes", None), limits) for link in links or ()
+    )
     return [link for link in converted if link is not None]
 
 

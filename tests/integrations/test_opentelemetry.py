@@ -124,7 +124,7 @@ def test_start_span_options(bridge: Tracer, exporter: InMemoryExporter) -> None:
         "call",
         kind=otel_trace.SpanKind.CLIENT,
         attributes={"peer": "db", "n": 3},
-        links=[OtelLink(linked, {"why": "batch"}), OtelLink(otel_trace.INVALID_SPAN_CONTEXT)],
+        links=[OtelLink(linked, {"why": "batch"}), OtelLink(otel_trace.INVALID_SPAN_CONTEXT), "not a link"],  # type: ignore[list-item]
         start_time=1_000_000_000,
     )
     assert isinstance(span, otel_trace.Span) and isinstance(span, Span) and span.is_recording()
@@ -133,7 +133,7 @@ def test_start_span_options(bridge: Tracer, exporter: InMemoryExporter) -> None:
     (done,) = exporter.get_finished_spans()
     assert done.kind is SpanKind.CLIENT and done.attributes == {"peer": "db", "n": 3}
     assert done.start_time == 1_000_000_000 and done.end_time == 3_000_000_000
-    ((link_ctx, link_attrs, _),) = done.links  # the invalid link with no attributes is dropped, as the API allows
+    ((link_ctx, link_attrs, _),) = done.links  # an invalid context with no attributes is dropped (the API allows)
     assert (link_ctx.trace_id, link_ctx.span_id, link_ctx.is_remote) == (0xABC, 0xDEF, True)
     assert dict(link_attrs) == {"why": "batch"}
 
@@ -298,6 +298,14 @@ def test_suppression_agrees_both_ways(bridge: Tracer, exporter: InMemoryExporter
             assert not otel_span.is_recording()
     assert is_instrumentation_enabled()
     assert exporter.get_finished_spans() == []
+
+
+def test_attaching_something_that_is_not_a_context_is_attaching_an_empty_one(bridge: Tracer) -> None:
+    with bridge.start_as_current_span("outer"):
+        token = otel_context.attach(None)  # type: ignore[arg-type]
+        assert current_span() is None and otel_trace.get_current_span() is otel_trace.INVALID_SPAN
+        otel_context.detach(token)
+        assert current_span() is not None
 
 
 def test_odd_tokens(bridge: Tracer, caplog: pytest.LogCaptureFixture) -> None:
