@@ -105,6 +105,7 @@ def test_get_tracer_scope_reaches_otlp(bridge: Tracer, exporter: InMemoryExporte
                                  attributes={"lib.flavour": "sql"}) is tracer  # fmt: skip
     tracer.start_span("query").end()
     bridge.start_span("native").end()
+    assert otel_trace.get_tracer_provider().force_flush()  # type: ignore[attr-defined]
     request = ExportTraceServiceRequest.FromString(ProtobufEncoder().encode(exporter.get_finished_spans()))
     scopes = {ss.scope.name: ss for rs in request.resource_spans for ss in rs.scope_spans}
     lib = scopes["lib.db"]
