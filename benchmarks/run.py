@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import importlib
 
-MODULES = ("bench_import", "bench_core", "bench_server", "bench_httpx", "bench_otlp", "bench_profiler")
+MODULES = (
+    "bench_import",
+    "bench_core",
+    "bench_server",
+    "bench_httpx",
+    "bench_otlp",
+    "bench_profiler",
+    "bench_otel_bridge",  # last: it installs c13 as OpenTelemetry's provider for the rest of the process
+)
 
 
 def main() -> None:

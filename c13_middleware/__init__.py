@@ -15,6 +15,7 @@ from .server._extensions import (
     RequestProfilerProtocol as _RequestProfilerProtocol,
     set_request_profiler as _set_request_profiler,
 )
+from .trace._api_bridge import set_opentelemetry_installer as _set_opentelemetry_installer
 
 if TYPE_CHECKING:
     from .client._messaging import consumer_span, extract_message, inject_message, producer_span
@@ -242,3 +243,24 @@ def _request_profiler(config: Config) -> _RequestProfilerProtocol[Any]:
 
 _set_request_profiler(_request_profiler)
 # --- end of the per-request profiler composition --------------------------------------------------------------------
+
+# --- composition: the OpenTelemetry API bridge ----------------------------------------------------------------------
+# configure() (trace layer) cannot import integrations: it calls this installer, which imports the bridge, and with it
+# opentelemetry, only when called. By default (explicit=False) a process without opentelemetry-api skips it.
+
+
+def _install_opentelemetry(explicit: bool) -> None:
+    import importlib
+    import importlib.util
+
+    if not explicit:
+        try:
+            if importlib.util.find_spec("opentelemetry.trace") is None:
+                return
+        except ImportError:  # not even the ``opentelemetry`` namespace
+            return
+    importlib.import_module(".integrations.opentelemetry", __name__).install_from_configure(explicit)
+
+
+_set_opentelemetry_installer(_install_opentelemetry)
+# --- end of the OpenTelemetry API bridge composition ----------------------------------------------------------------

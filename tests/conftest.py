@@ -13,6 +13,7 @@ from c13_middleware.profiling._exact import exact_hooks_installed
 from c13_middleware.profiling._memory import tracing_sessions
 from c13_middleware.profiling._sampler import SAMPLER
 from c13_middleware.server._core import active_server_request
+from c13_middleware.trace._api_bridge import set_opentelemetry_installer
 from c13_middleware.trace._context import SPAN_END_COLLECTOR
 from c13_middleware.trace._safety import reset_log_once
 from c13_middleware.trace._tracer import _reset_default_for_tests
@@ -20,6 +21,11 @@ from c13_middleware.trace._tracer import _reset_default_for_tests
 if TYPE_CHECKING:
     from starlette.applications import Starlette
     from starlette.routing import BaseRoute
+
+# configure() makes c13 OpenTelemetry's tracer provider by default, and that cannot be undone in a process (FastAPI
+# then adds its own spans to every request): off in the test process. tests/integrations/test_opentelemetry.py
+# installs the bridge itself, restores OpenTelemetry's globals after, and checks the default in fresh processes.
+set_opentelemetry_installer(None)
 
 
 @pytest.fixture

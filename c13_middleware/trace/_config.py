@@ -101,6 +101,8 @@ class Config:
     profile_sample_rate: float = 0.0
     profile_slow_threshold_s: float | None = None
     profile_type: str = "cpu"
+    # ``configure`` only: make c13 OpenTelemetry's tracer provider (None: when the API is importable and free).
+    opentelemetry: bool | None = None
 
     @property
     def profiling_enabled(self) -> bool:
@@ -303,6 +305,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "profile_sample_rate": lambda v: _number(v, 0.0, 1.0),
     "profile_slow_threshold_s": lambda v: None if v is None else _number(v, 0.0, None),
     "profile_type": lambda v: _choice(v, ("cpu", "memory", "exact")),
+    "opentelemetry": lambda v: None if v is None else _bool(v),
 }
 
 

@@ -152,6 +152,16 @@ def _invalid_attribute(key: object, value: object) -> None:
     )
 
 
+class InstrumentationScope(NamedTuple):
+    """What emitted a span (OTLP's ``InstrumentationScope``) and the schema URL its spans follow. Hashable: the
+    OTLP encoders group spans by it; ``attributes`` are ``(key, value)`` pairs."""
+
+    name: str
+    version: str = ""
+    schema_url: str = ""
+    attributes: tuple[tuple[str, AttributeValue], ...] = ()
+
+
 class SpanOwner(Protocol):
     """What a span needs from whoever started it: a ``Tracer`` satisfies it (the span never imports the tracer)."""
 
@@ -159,8 +169,8 @@ class SpanOwner(Protocol):
     def resource(self) -> Resource: ...
 
     @property
-    def scope(self) -> str:
-        """The instrumentation scope name."""
+    def scope(self) -> InstrumentationScope | str:
+        """The instrumentation scope (a bare name is a scope with that name)."""
         ...
 
     @property
@@ -215,7 +225,11 @@ class Span:
         self._recording = recording
         self.attributes = attributes
         self._start_perf = _perf_ns()
-        self.start_time = _time_ns() if start_time is None else start_time
+        if start_time is None:
+            self.start_time = _time_ns()
+        else:  # a span started in the past: its duration runs from start_time, still on the monotonic clock
+            self.start_time = start_time
+            self._start_perf -= _time_ns() - start_time
         self.end_time: int | None = None
         self.status = STATUS_UNSET
         # Most spans never get an event or link: share one empty tuple until the first one arrives.
@@ -236,8 +250,8 @@ class Span:
         return self._tracer.resource
 
     @property
-    def scope(self) -> str:
-        """The instrumentation scope name."""
+    def scope(self) -> InstrumentationScope | str:
+        """The instrumentation scope (a bare name is a scope with that name)."""
         return self._tracer.scope
 
     @property

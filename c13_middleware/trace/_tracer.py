@@ -9,16 +9,18 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Final
 
+from .._version import __version__
 from ..propagation._span_context import RANDOM_FLAG, SAMPLED_FLAG, SpanContext
 from ..propagation._tracestate import TraceState
+from ._api_bridge import install_opentelemetry
 from ._config import Config
 from ._context import _current_span, _suppressed, use_span
 from ._ids import _getrandbits, new_span_id, new_trace_id
 from ._processors import BatchSpanProcessor, MultiSpanProcessor, SimpleSpanProcessor, SpanProcessor
-from ._resource import Resource, build_resource
+from ._resource import SCHEMA_URL, Resource, build_resource
 from ._sampling import AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, Sampler, SamplingDecision
 from ._shutdown import install_sigterm_handler
-from ._span import Link, Span, SpanKind, clean_attributes
+from ._span import InstrumentationScope, Link, Span, SpanKind, clean_attributes
 
 
 class _Current:
@@ -80,7 +82,7 @@ def _retire(processors: list[BatchSpanProcessor]) -> None:
 class Tracer:
     """Starts spans. ``Tracer(**options)`` builds its own pipeline from the same options ``configure`` takes."""
 
-    scope = "c13_middleware"
+    scope: InstrumentationScope | str = InstrumentationScope("c13_middleware", __version__, SCHEMA_URL)
 
     def __init__(self, config: Config | None = None, **options: Any) -> None:
         if config is None:
@@ -135,8 +137,10 @@ class Tracer:
         attributes: dict[str, Any],
         links: Sequence[Link] = (),
         start_time: int | None = None,
+        span_type: type[Span] = Span,
     ) -> Span:
-        """The request path's entry: ``attributes`` are already valid and within limits, and the span owns them."""
+        """The request path's entry: ``attributes`` are already valid and within limits, and the span owns them.
+        ``span_type``: a ``Span`` subclass to build (the OpenTelemetry API bridge's spans)."""
         if parent_ctx is not None and parent_ctx[0] and parent_ctx[1]:
             trace_id = parent_ctx[0]
             random_flag = parent_ctx[2] & RANDOM_FLAG  # Level 2: a continued trace keeps the caller's flag
@@ -174,8 +178,8 @@ class Tracer:
             ),
         )
         if not recording:
-            return Span(name, context, kind, parent_ctx, self, {}, (), False, start_time)
-        span = Span(name, context, kind, parent_ctx, self, attributes, (), True, start_time)
+            return span_type(name, context, kind, parent_ctx, self, {}, (), False, start_time)
+        span = span_type(name, context, kind, parent_ctx, self, attributes, (), True, start_time)
         if links:
             max_links = self.limits.max_links
             span.links = list(links[:max_links])
@@ -244,6 +248,8 @@ def configure(**options: Any) -> Tracer:
     Keyword options override OpenTelemetry's environment variables. Returns the new default tracer. Spans started
     by the previous default still end through the previous pipeline, which is then shut down (its export thread
     ends): once nothing refers to the previous tracer, and at the latest ``REPLACED_PIPELINE_GRACE`` seconds later.
+    With ``opentelemetry`` (default: when ``opentelemetry-api`` is importable and no other tracer provider is set)
+    c13 becomes OpenTelemetry's tracer provider (docs/opentelemetry.md).
     """
     global _default
     tracer = Tracer(Config.from_env(**options))
@@ -251,6 +257,7 @@ def configure(**options: Any) -> Tracer:
         previous, _default = _default, tracer
     if previous is not None:
         _retire_replaced(previous)
+    install_opentelemetry(tracer.config.opentelemetry)
     return tracer
 
 

@@ -20,11 +20,13 @@ from c13_middleware import (
     use_baggage,
     use_span,
 )
+from c13_middleware._version import __version__
 from c13_middleware.propagation._baggage import Baggage
 from c13_middleware.trace import _ids
 from c13_middleware.trace._context import SPAN_ACTIVATION_LISTENER, is_suppressed, suppress_instrumentation
-from c13_middleware.trace._resource import parse_resource_attributes
+from c13_middleware.trace._resource import SCHEMA_URL, parse_resource_attributes
 from c13_middleware.trace._safety import log_once, reset_log_once
+from c13_middleware.trace._span import InstrumentationScope
 
 
 def test_ids_are_never_zero(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -125,7 +127,8 @@ def test_use_baggage() -> None:
 def test_span_repr_and_properties(tracer: Tracer) -> None:
     span = tracer.start_span("work")
     assert "open" in repr(span) and "'work'" in repr(span)
-    assert span.scope == "c13_middleware" and span.limits == tracer.limits and span.tracer is tracer
+    assert span.scope == InstrumentationScope("c13_middleware", __version__, SCHEMA_URL)
+    assert span.limits == tracer.limits and span.tracer is tracer
     assert span.duration_ns is None
     span.set_attributes({"a": 1, "b": "x"})
     span.end()

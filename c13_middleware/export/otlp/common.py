@@ -8,7 +8,9 @@ from operator import not_
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ..._version import __version__
+from ...trace._resource import SCHEMA_URL
 from ...trace._safety import log_once
+from ...trace._span import InstrumentationScope
 
 if TYPE_CHECKING:
     from ...propagation._span_context import SpanContext
@@ -68,7 +70,16 @@ def scope_version(scope: str) -> str:
     return __version__ if scope == SCOPE_PREFIX or scope.startswith(SCOPE_PREFIX + ".") else ""
 
 
-Groups = list[tuple["Resource", list[tuple[str, list["Span"]]]]]
+def as_scope(scope: InstrumentationScope | str) -> InstrumentationScope:
+    """A bare scope name (an owner of hand-made spans may give one) as a scope."""
+    if isinstance(scope, InstrumentationScope):
+        return scope
+    version = scope_version(scope)
+    # c13's own scopes name their attributes after the semantic conventions' version in SCHEMA_URL.
+    return InstrumentationScope(scope, version, SCHEMA_URL if version else "")
+
+
+Groups = list[tuple["Resource", list[tuple[InstrumentationScope, list["Span"]]]]]
 
 
 def group_spans(spans: Sequence[Span]) -> Groups:
@@ -82,14 +93,14 @@ def group_spans(spans: Sequence[Span]) -> Groups:
         if span.resource is not resource or span.scope != scope:
             break
     else:  # the common case: one tracer's batch
-        return [(resource, [(scope, list(spans))])]
-    by_resource: dict[int, tuple[Resource, dict[str, list[Span]]]] = {}
+        return [(resource, [(as_scope(scope), list(spans))])]
+    by_resource: dict[int, tuple[Resource, dict[InstrumentationScope | str, list[Span]]]] = {}
     for span in spans:
         entry = by_resource.get(id(span.resource))
         if entry is None:
             entry = by_resource[id(span.resource)] = (span.resource, {})
         entry[1].setdefault(span.scope, []).append(span)
-    merged: list[tuple[Resource, dict[str, list[Span]]]] = []
+    merged: list[tuple[Resource, dict[InstrumentationScope | str, list[Span]]]] = []
     for res, scopes in by_resource.values():
         for other, other_scopes in merged:
             if other == res:
@@ -98,7 +109,7 @@ def group_spans(spans: Sequence[Span]) -> Groups:
                 break
         else:
             merged.append((res, scopes))
-    return [(res, list(scopes.items())) for res, scopes in merged]
+    return [(res, [(as_scope(scope), members) for scope, members in scopes.items()]) for res, scopes in merged]
 
 
 F = TypeVar("F", bytes, str)

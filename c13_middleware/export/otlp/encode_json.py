@@ -14,16 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...propagation._tracestate import TraceState
 from ...trace._resource import SCHEMA_URL
-from .common import (
-    INT64_MAX,
-    INT64_MIN,
-    FragmentCache,
-    encode_counted,
-    group_spans,
-    link_flags,
-    scope_version,
-    span_flags,
-)
+from .common import INT64_MAX, INT64_MIN, FragmentCache, encode_counted, group_spans, link_flags, span_flags
 
 if TYPE_CHECKING:
     from ...trace._resource import Resource
@@ -105,10 +96,11 @@ class JsonEncoder:
         for resource, scopes in group_spans(spans):
             scope_parts = []
             for scope, members in scopes:
-                version = scope_version(scope)
-                version_part = f',"version":{quote(version)}' if version else ""
-                head = f'{{"scope":{{"name":{quote(scope)}{version_part}}},"spans":['
-                scope_parts.append(head + ",".join(self._spans(members)) + f'],"schemaUrl":"{SCHEMA_URL}"}}')
+                version = f',"version":{quote(scope.version)}' if scope.version else ""
+                attributes = self._attributes(dict(scope.attributes))
+                schema_url = f',"schemaUrl":{quote(scope.schema_url)}' if scope.schema_url else ""
+                head = f'{{"scope":{{"name":{quote(scope.name)}{version}{attributes}}}{schema_url},"spans":['
+                scope_parts.append(head + ",".join(self._spans(members)) + "]}")
             out.append(
                 f'{{"resource":{self._resource(resource)},"scopeSpans":[{",".join(scope_parts)}],'
                 f'"schemaUrl":"{SCHEMA_URL}"}}'

@@ -21,7 +21,6 @@ from .common import (
     encode_counted,
     group_spans,
     link_flags,
-    scope_version,
     span_flags,
 )
 from .proto_values import CONTENT_TYPE, any_value, key_values, load_messages, set_any_value
@@ -63,9 +62,10 @@ class ProtobufEncoder:
             resource_spans = request.resource_spans.add(schema_url=SCHEMA_URL)
             resource_spans.resource.MergeFromString(self._resource_bytes(resource))
             for scope, members in scopes:
-                scope_spans = resource_spans.scope_spans.add(
-                    scope={"name": scope, "version": scope_version(scope)}, schema_url=SCHEMA_URL
-                )
+                message: dict[str, Any] = {"name": scope.name, "version": scope.version}
+                if scope.attributes:
+                    message["attributes"] = key_values(dict(scope.attributes))
+                scope_spans = resource_spans.scope_spans.add(scope=message, schema_url=scope.schema_url)
                 self._add_spans(scope_spans.spans.add, members)
         data: bytes = request.SerializeToString()
         return data
