@@ -7,6 +7,8 @@ profiler, the exporters or the metrics.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._lazy import lazy_exports
@@ -15,6 +17,7 @@ from .server._extensions import (
     RequestProfilerProtocol as _RequestProfilerProtocol,
     set_request_profiler as _set_request_profiler,
 )
+from .trace._export_hooks import register_env_exporter as _register_env_exporter
 
 if TYPE_CHECKING:
     from .client._messaging import consumer_span, extract_message, inject_message, producer_span
@@ -226,8 +229,45 @@ __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 def _request_profiler(config: Config) -> _RequestProfilerProtocol[Any]:
     from .profiling._server import RequestProfiler
 
+    _export_profiles_from_env()
     return RequestProfiler(config)
 
 
 _set_request_profiler(_request_profiler)
 # --- end of the per-request profiler composition --------------------------------------------------------------------
+
+# --- composition: where spans and profiles go when the environment says (OTEL_TRACES_EXPORTER, OTLP endpoints) ------
+# The trace layer reads OTEL_TRACES_EXPORTER but cannot import the OTLP exporter, and the profiler cannot import the
+# export layer: both get it from here, imported only when the environment asks for OTLP (docs/export.md).
+
+
+def _otlp_span_exporter(env: Mapping[str, str]) -> SpanExporter:
+    from .export.otlp.env import span_exporter_from_env
+
+    return span_exporter_from_env(env)
+
+
+_register_env_exporter("otlp", _otlp_span_exporter)
+_profile_export_lock = threading.Lock()
+_profile_export_done = False
+
+
+def _export_profiles_from_env() -> None:
+    """Once per process, when the first profiling middleware is built: hand every finished report to the OTLP
+    profile exporter if the environment asks for OTLP."""
+    global _profile_export_done
+    with _profile_export_lock:
+        if _profile_export_done:
+            return
+        _profile_export_done = True
+    import os
+
+    from .export.otlp.env import profile_listener_from_env
+    from .profiling._listeners import add_report_listener
+
+    listener = profile_listener_from_env(os.environ)
+    if listener is not None:
+        add_report_listener(listener)
+
+
+# --- end of the environment's exporters composition -----------------------------------------------------------------

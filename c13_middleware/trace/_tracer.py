@@ -11,6 +11,7 @@ from ..propagation._span_context import RANDOM_FLAG, SAMPLED_FLAG, SpanContext
 from ..propagation._tracestate import TraceState
 from ._config import Config
 from ._context import _current_span, _suppressed, use_span
+from ._env_export import explain_unexported
 from ._ids import _getrandbits, new_span_id, new_trace_id
 from ._processors import BatchSpanProcessor, MultiSpanProcessor, SimpleSpanProcessor, SpanProcessor
 from ._resource import Resource, build_resource
@@ -211,9 +212,15 @@ def configure(**options: Any) -> Tracer:
     by the previous default still end through the previous pipeline.
     """
     global _default
-    tracer = Tracer(Config.from_env(**options))
+    tracer = _announce(Tracer(Config.from_env(**options)))
     with _default_lock:
         _default = tracer
+    return tracer
+
+
+def _announce(tracer: Tracer) -> Tracer:
+    if tracer.processor is None and not tracer.config.disabled:
+        explain_unexported()
     return tracer
 
 
@@ -224,7 +231,7 @@ def get_tracer() -> Tracer:
     if tracer is None:
         with _default_lock:
             if _default is None:
-                _default = Tracer(Config.from_env())
+                _default = _announce(Tracer(Config.from_env()))
             tracer = _default
     return tracer
 
