@@ -6,16 +6,24 @@ stored), a missing or wrong token ``UNAUTHENTICATED``, a full store queue ``UNAV
 
 from __future__ import annotations
 
+import collections
 import hmac
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import grpc
 
 from ._decode import Malformed, decode_profiles, decode_traces
+from ._store import Store
 
-if TYPE_CHECKING:
-    from ._app import ViewApp
+
+class ViewApp(Protocol):
+    """What the receiver needs of ``_app.ViewApp``."""
+
+    token: str | None
+    max_body: int
+    store: Store
+    counters: collections.Counter[str]
 
 TRACE_SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 PROFILES_SERVICE = "opentelemetry.proto.collector.profiles.v1development.ProfilesService"
