@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-MODULES = ("bench_import", "bench_core", "bench_server", "bench_httpx", "bench_otlp", "bench_profiler")
+MODULES = ("bench_import", "bench_core", "bench_server", "bench_httpx", "bench_otlp", "bench_profiler", "bench_view")
 
 
 def main() -> None:
