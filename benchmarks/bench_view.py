@@ -123,6 +123,7 @@ def bench_big_trace(folder: Path) -> None:
     print("a 10,000-span trace:")
     print(f"  its spans from SQLite        {spans * 1000:8.1f} ms")
     print(f"  /api/traces/{{id}} (Jaeger)   {jaeger * 1000:8.1f} ms (without the HTTP answer)")
+    queries.close()
 
 
 def bench_million(folder: Path) -> None:
@@ -160,6 +161,7 @@ def bench_million(folder: Path) -> None:
     print(f"  RED table, every service and route (200 rows)  {red_all * 1000:8.1f} ms")
     print(f"  RED table, one service                          {red_one * 1000:8.1f} ms")
     print(f"  slowest 20 requests                             {slowest * 1000:8.1f} ms")
+    queries.close()
 
 
 def main() -> None:

@@ -57,15 +57,20 @@ class ApiHandler(Handler):
         params = parse_qs(url.query)
         if parts[:1] != ["api"]:
             pages = self.server.app.pages
-            if pages is not None:
-                pages(self, url.path, params)
-            else:
-                self.send_json(404, {"error": "not found"})
+            try:
+                if pages is not None:
+                    pages(self, url.path, params)
+                else:
+                    self.send_json(404, {"error": "not found"})
+            finally:
+                self.queries.release()
             return
         try:
             self._route(parts[1:], params)
         except BadQuery as exc:
             self.send_json(400, envelope(None, [{"code": 400, "msg": str(exc)}]))
+        finally:
+            self.queries.release()
 
     @property
     def queries(self) -> Queries:

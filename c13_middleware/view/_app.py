@@ -111,6 +111,7 @@ class ViewApp:
             server.server_close()
         self._servers, self._threads = [], []
         self.store.close()
+        self.queries.close()
 
 
 __all__ = ["PageHandler", "PortInUse", "ViewApp", "ViewOptions"]

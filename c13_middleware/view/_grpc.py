@@ -25,6 +25,7 @@ class ViewApp(Protocol):
     store: Store
     counters: collections.Counter[str]
 
+
 TRACE_SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 PROFILES_SERVICE = "opentelemetry.proto.collector.profiles.v1development.ProfilesService"
 

@@ -58,15 +58,47 @@ def _percentile_offset(count: int, p: float) -> int:
 
 
 class Queries:
-    def __init__(self, path: str | Path) -> None:
+    """Read connections are pooled: a thread takes one on its first query and gives it back with ``release()`` (the
+    API does after each request); ``close()`` closes them all."""
+
+    def __init__(self, path: str | Path, *, pool_size: int = 8) -> None:
         self.path = Path(path)
+        self.pool_size = pool_size
         self._local = threading.local()
+        self._lock = threading.Lock()
+        self._idle: list[sqlite3.Connection] = []
+        self._all: list[sqlite3.Connection] = []
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._local.conn = connect(self.path)
+            with self._lock:
+                conn = self._idle.pop() if self._idle else None
+            if conn is None:
+                conn = connect(self.path)
+                with self._lock:
+                    self._all.append(conn)
+            self._local.conn = conn
         return conn
+
+    def release(self) -> None:
+        """Give this thread's connection back to the pool (closed if the pool is full)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            return
+        self._local.conn = None
+        with self._lock:
+            if len(self._idle) < self.pool_size:
+                self._idle.append(conn)
+                return
+            self._all.remove(conn)
+        conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._all, self._idle = self._all, [], []
+        for conn in conns:
+            conn.close()
 
     def services(self) -> list[str]:
         return [row[0] for row in self._conn().execute("SELECT DISTINCT service FROM operations ORDER BY service")]

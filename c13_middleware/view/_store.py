@@ -11,6 +11,7 @@ in WAL mode readers never wait for the writer.
 from __future__ import annotations
 
 import collections
+import logging
 import os
 import sqlite3
 import threading
@@ -159,28 +160,26 @@ class Store:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._queue and not self._closed:
+                if not self._queue and not self._closed:
                     self._idle.set()
                     self._cond.wait(1.0)
-                    if not self._queue:
-                        self._maybe_expire()
                 if self._closed and not self._queue:
                     self._idle.set()
                     return
-                items, size = [], 0
+                items: list[SpanBatch | list[ProfileDoc]] = []
+                size = 0
                 while self._queue and size < self.batch_spans:
                     item = self._queue.popleft()
                     items.append(item)
                     size += len(item.rows) if isinstance(item, SpanBatch) else len(item)
                 self._pending -= size
-            try:
-                self._write(items)
-                self._evict()
+            try:  # outside the lock: receivers keep queueing while this commits
+                if items:
+                    self._write(items)
+                    self._evict()
                 self._maybe_expire()
             except sqlite3.Error:
                 self.stats.write_errors += 1
-                import logging
-
                 logging.getLogger("c13_middleware.view").exception("c13 view: writing to %s failed", self.path)
 
     def _write(self, items: list[SpanBatch | list[ProfileDoc]]) -> None:
