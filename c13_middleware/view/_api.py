@@ -9,6 +9,7 @@ from senders are data, never markup. A GET outside ``/api/`` goes to the page ha
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -102,6 +103,14 @@ class ApiHandler(Handler):
                     self.send_json(404, envelope(None, [{"code": 404, "msg": "trace not found"}]))
                 else:
                     self.send_json(200, envelope([trace]))
+            case ["dependencies"]:  # Jaeger: endTs and lookback in milliseconds
+                end_ms = _first(params, "endTs")
+                lookback_ms = _first(params, "lookback") or str(24 * 3600 * 1000)
+                if (end_ms is not None and not end_ms.isdigit()) or not lookback_ms.isdigit():
+                    raise BadQuery("endTs and lookback must be milliseconds")
+                end_ns = int(end_ms) * 1_000_000 if end_ms else time.time_ns()
+                links = q.dependencies(end_ns - int(lookback_ms) * 1_000_000, end_ns)
+                self.send_json(200, envelope(links))
             case ["profiles", profile_id]:
                 self._profile(profile_id, _first(params, "format") or "speedscope")
             case ["c13", *rest]:

@@ -8,6 +8,7 @@ A request with one malformed span or profile raises ``Malformed`` and nothing of
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import math
 from collections.abc import Iterable
@@ -117,7 +118,7 @@ def decode_traces(body: bytes, is_json: bool) -> SpanBatch:
         resource = attributes(resource_spans.resource.attributes)
         service = str(resource.get("service.name") or "unknown_service")
         resource_json = _dumps(resource)
-        key = str(hash(resource_json) & 0xFFFFFFFFFFFF)
+        key = hashlib.blake2b(resource_json.encode(), digest_size=8).hexdigest()  # stable across restarts
         batch.resources[key] = (service, resource_json)
         for scope_spans in resource_spans.scope_spans:
             scope, version = scope_spans.scope.name, scope_spans.scope.version

@@ -262,6 +262,15 @@ class Queries:
             "ORDER BY duration_ns DESC LIMIT ?", [*params, max(1, min(limit, MAX_SEARCH_LIMIT))])  # fmt: skip
         return [_span(row) for row in rows]
 
+    def dependencies(self, start_ns: int, end_ns: int) -> list[dict[str, Any]]:
+        """Calls between services: a span whose parent is in another service, started within the window."""
+        rows = self._conn().execute(
+            "SELECT p.service, c.service, count(*) FROM spans c JOIN spans p INDEXED BY spans_trace "
+            "ON p.trace_id = c.trace_id AND p.span_id = c.parent_id "
+            "WHERE c.parent_id != '' AND c.start_ns BETWEEN ? AND ? AND p.service != c.service "
+            "GROUP BY p.service, c.service ORDER BY p.service, c.service", (start_ns, end_ns))  # fmt: skip
+        return [{"parent": parent, "child": child, "callCount": count} for parent, child, count in rows]
+
     def counts(self) -> dict[str, int]:
         conn = self._conn()
         return {

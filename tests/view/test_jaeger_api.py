@@ -93,6 +93,18 @@ def test_search_with_jaegers_parameters(view: View, stored: dict[str, str]) -> N
     assert _ids(view, "service=checkout&limit=1") == [fast]
 
 
+def test_dependencies_between_services(view: View) -> None:
+    root = os.urandom(8)
+    trace_id = os.urandom(16)
+    caller = span_request("frontend", [{"name": "GET /", "span_id": root}], trace_id=trace_id)
+    callee = span_request("backend", [{"name": "GET /api", "parent": root}], trace_id=trace_id)
+    for request in (caller, callee):
+        assert view.post("/v1/traces", request.SerializeToString(), PROTOBUF)[0] == 200
+    view.wait_for_spans(2)
+    links = view.json(f"/api/dependencies?endTs={time.time_ns() // 10**6 + 1000}&lookback=60000")["data"]
+    assert links == [{"parent": "frontend", "child": "backend", "callCount": 1}]
+
+
 def test_errors_in_jaegers_envelope(view: View, stored: dict[str, str]) -> None:
     status, _, body = view.get("/api/traces?service=checkout&minDuration=fast")
     assert status == 400
