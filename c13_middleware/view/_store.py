@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS spans (
     attributes TEXT NOT NULL, events TEXT NOT NULL, links TEXT NOT NULL, resource TEXT NOT NULL,
     scope TEXT NOT NULL, scope_version TEXT NOT NULL, flags INTEGER NOT NULL, trace_state TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS spans_trace ON spans (trace_id);
+CREATE UNIQUE INDEX IF NOT EXISTS spans_trace ON spans (trace_id, span_id);
 CREATE INDEX IF NOT EXISTS spans_service_start ON spans (service, start_ns);
 CREATE INDEX IF NOT EXISTS spans_operation_start ON spans (service, name, start_ns);
 CREATE INDEX IF NOT EXISTS spans_entry_route ON spans (service, route, duration_ns) WHERE entry = 1;
@@ -58,7 +58,8 @@ CREATE INDEX IF NOT EXISTS profile_spans_span ON profile_spans (trace_id, span_i
 CREATE INDEX IF NOT EXISTS profile_spans_profile ON profile_spans (profile_id);
 """
 
-_INSERT_SPAN = "INSERT INTO spans VALUES (" + ",".join("?" * 20) + ")"
+# A span sent twice (an export retried after a lost answer) is kept once.
+_INSERT_SPAN = "INSERT OR IGNORE INTO spans VALUES (" + ",".join("?" * 20) + ")"
 _UPSERT_TRACE = (
     "INSERT INTO traces VALUES (?,?,?,?,?) ON CONFLICT (trace_id) DO UPDATE SET "
     "start_ns = min(start_ns, excluded.start_ns), end_ns = max(end_ns, excluded.end_ns), "

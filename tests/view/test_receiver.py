@@ -133,3 +133,12 @@ def test_oversized_and_gzip_bomb_bodies_are_413(view: View) -> None:
 def test_other_content_types_are_415(view: View) -> None:
     status, _, _ = view.post("/v1/traces", b"x", {"Content-Type": "text/plain"})
     assert status == 415
+
+
+def test_a_span_sent_twice_is_stored_once(view: View) -> None:
+    body = span_request("retried").SerializeToString()
+    for _ in range(2):
+        assert view.post("/v1/traces", body, PROTOBUF)[0] == 200
+    time.sleep(0.3)
+    (trace,) = view.json("/api/traces?service=retried")["data"]
+    assert len(trace["spans"]) == 1

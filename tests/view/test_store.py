@@ -131,12 +131,12 @@ def test_a_full_queue_sheds_and_counts_without_blocking(tmp_path: Path, reader: 
 
     store._write = held  # type: ignore[method-assign]
     try:
-        batch = decode_traces(span_request("s", [{}, {}]).SerializeToString(), False)
-        assert store.submit(batch)  # taken by the writer, which waits at the gate
+        batches = [decode_traces(span_request("s", [{}, {}]).SerializeToString(), False) for _ in range(3)]
+        assert store.submit(batches[0])  # taken by the writer, which waits at the gate
         time.sleep(0.1)
-        assert store.submit(batch)
+        assert store.submit(batches[1])
         started = time.perf_counter()
-        assert not store.submit(batch)  # 2 + 2 > 3 pending: shed
+        assert not store.submit(batches[2])  # 2 + 2 > 3 pending: shed
         assert time.perf_counter() - started < 0.05
         assert (store.stats.requests_shed, store.stats.spans_shed) == (1, 2)
     finally:

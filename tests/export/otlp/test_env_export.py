@@ -48,13 +48,15 @@ def test_an_endpoint_variable_alone_sends_spans_to_it() -> None:
         receiver.close()
 
 
-def test_a_comma_list_fans_out_and_a_keyword_exporter_wins() -> None:
+def test_a_comma_list_fans_out_and_a_pipeline_in_code_wins() -> None:
     config = Config.from_env({"OTEL_TRACES_EXPORTER": "console,otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"})
     assert isinstance(config.exporter, FanOutExporter)
     kinds = [type(e) for e in config.exporter.exporters]
     assert kinds == [ConsoleExporter, OTLPExporter]
     given = ConsoleExporter()
     assert Config.from_env({"OTEL_TRACES_EXPORTER": "otlp"}, exporter=given).exporter is given
+    own = Config.from_env({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9"}, processors=[])
+    assert own.exporter is None  # a pipeline built in code is not doubled by the environment's
 
 
 def test_an_unknown_exporter_name_is_a_warning_not_an_error(caplog: pytest.LogCaptureFixture) -> None:
