@@ -44,10 +44,9 @@ class ViewOptions:
 class ViewApp:
     """Started by ``start()`` (binds every port or none), stopped by ``stop()`` (commits what was received)."""
 
-    pages: PageHandler | None = None  # the UI's GET handler for paths outside /api/ (docs/viewer.md)
-
     def __init__(self, options: ViewOptions) -> None:
         self.options = options
+        self.pages: PageHandler | None = None  # the UI's GET handler for paths outside /api/ (docs/viewer.md)
         self.token = options.token
         self.max_body = options.max_body
         self.store = Store(options.db, max_spans=options.max_spans, retention_s=options.retention_s,

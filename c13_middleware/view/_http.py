@@ -62,7 +62,8 @@ class Server(ThreadingHTTPServer):
                  app: Any) -> None:  # fmt: skip
         self.token = token
         self.app = app
-        self.check_host = token is None
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
         super().__init__(address, handler)
 
 
