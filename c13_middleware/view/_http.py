@@ -10,6 +10,7 @@ With a token, every request must carry it: ``Authorization: Bearer <token>`` (re
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import socket
 import zlib
@@ -29,8 +30,20 @@ class BodyError(Exception):
         self.status = status
 
 
+def is_loopback_literal(host: str) -> bool:
+    """Whether a Host header names loopback by itself: ``localhost`` or a loopback address. Never resolved: a
+    rebinding attacker's name resolves to 127.0.0.1 too."""
+    if host.lower() in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def is_loopback(host: str) -> bool:
-    if host in LOOPBACK_HOSTS:
+    """Whether a listen address (``--host``) is loopback, resolving a name."""
+    if is_loopback_literal(host):
         return True
     try:
         addresses = [str(info[4][0]) for info in socket.getaddrinfo(host, None)]
@@ -82,7 +95,7 @@ class Handler(BaseHTTPRequestHandler):
         token = self.server.token
         if token is None:
             host = urlsplit("//" + (self.headers.get("Host") or "")).hostname or ""
-            if host and not is_loopback(host):
+            if host and not is_loopback_literal(host):
                 self.send_json(403, {"error": "this viewer answers only requests to a loopback host name"})
                 return False
             return True
@@ -162,4 +175,4 @@ class Handler(BaseHTTPRequestHandler):
         self.send_bytes(status, body, "application/json; charset=utf-8", headers)
 
 
-__all__ = ["MAX_BODY", "BodyError", "Handler", "Server", "gunzip", "is_loopback"]
+__all__ = ["MAX_BODY", "BodyError", "Handler", "Server", "gunzip", "is_loopback", "is_loopback_literal"]

@@ -8,16 +8,25 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as SDKGrpcExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as SDKHttpExporter
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 
+from c13_middleware.view._http import is_loopback, is_loopback_literal
 from tests.view.conftest import View, start_view, stop_view
 from tests.view.otlp_requests import span_request
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
 TOKEN = "s3cret-token-for-tests"
+
+
+def _finished_span(provider: TracerProvider) -> ReadableSpan:
+    span = provider.get_tracer("t").start_span("over-grpc")
+    span.end()
+    return span  # type: ignore[return-value]
 
 
 def test_with_a_token_every_api_and_receiver_request_needs_it(tmp_path: Path) -> None:
@@ -40,9 +49,15 @@ def test_with_a_token_every_api_and_receiver_request_needs_it(tmp_path: Path) ->
         provider.add_span_processor(SimpleSpanProcessor(exporter))
         provider.get_tracer("t").start_span("x").end()
         provider.shutdown()
+        for service, headers in (("grpc-without", None), ("grpc-with-token", (("authorization", f"Bearer {TOKEN}"),))):
+            provider = TracerProvider(resource=Resource.create({"service.name": service}))
+            grpc_exporter = SDKGrpcExporter(endpoint=view.otlp_grpc, insecure=True, headers=headers, timeout=5)
+            result = grpc_exporter.export([_finished_span(provider)])
+            assert result is (SpanExportResult.SUCCESS if headers else SpanExportResult.FAILURE)
+            grpc_exporter.shutdown()
         view.token = TOKEN
-        view.wait_for_spans(2)
-        assert sorted(view.json("/api/services")["data"]) == ["guarded", "sdk-with-token"]
+        view.wait_for_spans(3)
+        assert sorted(view.json("/api/services")["data"]) == ["grpc-with-token", "guarded", "sdk-with-token"]
     finally:
         stop_view(view)
 
@@ -50,6 +65,17 @@ def test_with_a_token_every_api_and_receiver_request_needs_it(tmp_path: Path) ->
 def test_without_a_token_only_loopback_host_names_are_answered(view: View) -> None:
     assert view.get("/api/services", {"Host": "attacker.example:16686"})[0] == 403
     assert view.get("/api/services", {"Host": "localhost:16686"})[0] == 200
+    assert view.get("/api/services", {"Host": "127.0.0.2:16686"})[0] == 200
+
+
+def test_the_host_check_never_resolves_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    def resolves_to_loopback(*args: object, **kwargs: object) -> list[tuple[object, ...]]:
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 0))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolves_to_loopback)  # as a rebinding attacker's DNS would answer
+    assert is_loopback("rebind.attacker.example")  # a listen address: resolved
+    assert not is_loopback_literal("rebind.attacker.example")  # a Host header: never resolved
+    assert is_loopback_literal("[::1]") and is_loopback_literal("127.1.2.3") and is_loopback_literal("LOCALHOST")
 
 
 def test_listening_beyond_loopback_without_a_token_is_refused(tmp_path: Path) -> None:
