@@ -229,7 +229,7 @@ __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 def _request_profiler(config: Config) -> _RequestProfilerProtocol[Any]:
     from .profiling._server import RequestProfiler
 
-    _export_profiles_from_env()
+    _export_profiles_from_env(config)
     return RequestProfiler(config)
 
 
@@ -252,9 +252,9 @@ _profile_export_lock = threading.Lock()
 _profile_export_done = False
 
 
-def _export_profiles_from_env() -> None:
+def _export_profiles_from_env(config: Config) -> None:
     """Once per process, when the first profiling middleware is built: hand every finished report to the OTLP
-    profile exporter if the environment asks for OTLP."""
+    profile exporter if the environment asks for OTLP (the profiles carry that middleware's service resource)."""
     global _profile_export_done
     with _profile_export_lock:
         if _profile_export_done:
@@ -264,8 +264,10 @@ def _export_profiles_from_env() -> None:
 
     from .export.otlp.env import profile_listener_from_env
     from .profiling._listeners import add_report_listener
+    from .trace._resource import build_resource
 
-    listener = profile_listener_from_env(os.environ)
+    resource = build_resource(config.service_name, config.service_version, config.resource_attributes, {})
+    listener = profile_listener_from_env(os.environ, resource)
     if listener is not None:
         add_report_listener(listener)
 

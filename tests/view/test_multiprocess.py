@@ -86,6 +86,7 @@ def test_every_profile_id_of_a_two_worker_service_is_viewable(view: View) -> Non
     assert status == 200 and headers["Content-Type"] == "application/octet-stream"
     assert gzip.decompress(body)  # a gzip-compressed pprof Profile
     document = view.json(f"/api/c13/profiles/{ids[0]}")
+    assert document["service"] == "workers"
     trace = view.json(f"/api/c13/traces/{document['traceId']}")
     assert [profile["profileId"] for profile in trace["profiles"]] == [ids[0]]
     root = trace["spans"][0]

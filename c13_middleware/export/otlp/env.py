@@ -11,6 +11,7 @@ from ...trace._safety import log_once
 
 if TYPE_CHECKING:
     from ...trace._exporters import SpanExporter
+    from ...trace._resource import Resource
     from .encode_profiles import ReportLike
 
 PROTOCOL_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
@@ -41,7 +42,9 @@ def profile_export_wanted(env: Mapping[str, str]) -> bool:
     return "otlp" in exporter_names(env)  # an endpoint variable alone turns OTLP on there too
 
 
-def profile_listener_from_env(env: Mapping[str, str]) -> Callable[[ReportLike], None] | None:
+def profile_listener_from_env(
+    env: Mapping[str, str], resource: Resource | None = None
+) -> Callable[[ReportLike], None] | None:
     """The report listener that exports profiles as OTLP Profiles, or None when the environment does not ask for it
     (or it cannot be built: logged once)."""
     if not profile_export_wanted(env):
@@ -49,7 +52,7 @@ def profile_listener_from_env(env: Mapping[str, str]) -> Callable[[ReportLike], 
     try:
         from .profile_exporter import OTLPProfileExporter
 
-        exporter = OTLPProfileExporter(environ=env)
+        exporter = OTLPProfileExporter(environ=env, resource=resource)
     except Exception as exc:
         log_once("otlp-profiles-env", "c13_middleware: cannot export profiles over OTLP (%s); they stay in-process "
                  "(get_profile)", exc)  # fmt: skip
