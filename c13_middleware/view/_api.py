@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ._http import Handler
 from ._jaeger import BadQuery, envelope, jaeger_trace, parse_trace_query
-from ._profiles import flame_tree, pprof, speedscope, subtree_span_ids
+from ._profiles import flame_tree, merged_flame_tree, pprof, speedscope, subtree_span_ids
 from ._queries import Queries
 
 _PROFILE_ID = re.compile(r"[0-9A-Za-z_.-]{1,64}")
@@ -130,6 +131,13 @@ class ApiHandler(Handler):
         else:
             self.send_json(400, {"error": "format must be speedscope or pprof"})
 
+    def _profile_list(self, params: dict[str, list[str]]) -> list[dict[str, Any]]:
+        limit = _first(params, "limit") or "100"
+        if not limit.isdigit():
+            raise BadQuery("limit must be an integer")
+        return self.queries.profile_ids(_first(params, "service"), _first(params, "route"),
+                                        _micros(params, "start"), _micros(params, "end"), int(limit))  # fmt: skip
+
     def _c13(self, parts: list[str], params: dict[str, list[str]]) -> None:
         q = self.queries
         match parts:
@@ -155,6 +163,12 @@ class ApiHandler(Handler):
                     span_id = _first(params, "spanId")
                     subtree = subtree_span_ids(q.trace_spans(doc["traceId"]), span_id) if span_id else None
                     self.send_json(200, {"profileId": profile_id, "spanId": span_id, "root": flame_tree(doc, subtree)})
+            case ["profiles"]:
+                self.send_json(200, {"profiles": self._profile_list(params)})
+            case ["flame"]:
+                listed = self._profile_list(params)
+                docs = [doc for item in listed if (doc := q.profile(item["profileId"])) is not None]
+                self.send_json(200, {"profiles": len(docs), "root": merged_flame_tree(docs)})
             case ["red"]:
                 rows = q.red(_first(params, "service"), _micros(params, "start"), _micros(params, "end"))
                 self.send_json(200, {"rows": rows})

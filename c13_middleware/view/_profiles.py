@@ -69,23 +69,34 @@ def flame_tree(doc: dict[str, Any], span_ids: set[str] | None = None) -> dict[st
     """The samples (of ``span_ids`` only, when given) as a call tree for a flame graph: each node
     ``{"name", "file", "line", "value", "self", "cpu", "io", "wait", "children"}``, values in nanoseconds of wall
     time (``cpu``/``io``/``wait`` split it by what the thread was doing), children sorted by value."""
+    root = _node("all", "", 0)
+    _add_samples(root, doc, span_ids)
+    return _finish(root)
+
+
+def merged_flame_tree(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several profiles' samples in one tree (frames matched by name, file and line), as ``flame_tree``."""
+    root = _node("all", "", 0)
+    for doc in docs:
+        _add_samples(root, doc, None)
+    return _finish(root)
+
+
+def _add_samples(root: dict[str, Any], doc: dict[str, Any], span_ids: set[str] | None) -> None:
     frames = doc["frames"]
-    root: dict[str, Any] = _node("all", "", 0)
     for stack, wall, _cpu, state, span_id, _thread in doc["samples"]:
         if span_ids is not None and span_id not in span_ids:
             continue
         node = root
         _add(node, wall, state)
         for index in stack:
-            children = node["_by"]
-            child = children.get(index)
+            key = tuple(frames[index])
+            child = node["_by"].get(key)
             if child is None:
-                name, file, line = frames[index]
-                child = children[index] = _node(name, file, line)
+                child = node["_by"][key] = _node(*frames[index])
             node = child
             _add(node, wall, state)
         node["self"] += wall
-    return _finish(root)
 
 
 def _node(name: str, file: str, line: int) -> dict[str, Any]:
@@ -121,4 +132,4 @@ def subtree_span_ids(spans: list[dict[str, Any]], span_id: str) -> set[str]:
     return found
 
 
-__all__ = ["flame_tree", "pprof", "report_from_document", "speedscope", "subtree_span_ids"]
+__all__ = ["flame_tree", "merged_flame_tree", "pprof", "report_from_document", "speedscope", "subtree_span_ids"]

@@ -207,6 +207,32 @@ class Queries:
             (trace_id, span_id, trace_id, span_id))  # fmt: skip
         return sorted(row[0] for row in rows)
 
+    def profile_ids(
+        self,
+        service: str | None = None,
+        route: str | None = None,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Profiles newest first, optionally of one service, of requests to one route (the profiled span's route),
+        started within a window: ``[{"profileId", "traceId", "spanId", "service", "name", "route", "startNs",
+        "durationNs"}]``. The compare page asks this for each side."""
+        where: list[str] = ["1 = 1"]
+        params: list[object] = []
+        for clause, value in (("p.service = ?", service), ("s.route = ?", route), ("p.start_ns >= ?", start_ns),
+                              ("p.start_ns <= ?", end_ns)):  # fmt: skip
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        rows = self._conn().execute(
+            "SELECT p.profile_id, p.trace_id, p.span_id, p.service, p.name, coalesce(s.route, ''), p.start_ns, "
+            "p.duration_ns FROM profiles p LEFT JOIN spans s ON s.trace_id = p.trace_id AND s.span_id = p.span_id "
+            f"WHERE {' AND '.join(where)} ORDER BY p.start_ns DESC LIMIT ?",
+            [*params, max(1, min(limit, MAX_SEARCH_LIMIT))])  # fmt: skip
+        keys = ("profileId", "traceId", "spanId", "service", "name", "route", "startNs", "durationNs")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
     def red(
         self, service: str | None = None, start_ns: int | None = None, end_ns: int | None = None
     ) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -10,7 +11,9 @@ from c13_middleware import Profiler, ProfileReport
 from c13_middleware.export.otlp.profile_exporter import OTLPProfileExporter
 from c13_middleware.trace._resource import build_resource
 from tests.view.conftest import View
+from tests.view.otlp_requests import span_request
 
+PROTOBUF = {"Content-Type": "application/x-protobuf"}
 TRACE_ID = 0x0AF7651916CD43DD8448EB211C80319C
 SPAN_ID = 0xB7AD6B7169203331
 
@@ -54,3 +57,31 @@ def test_an_exported_profile_is_served_back(view: View, protocol: str) -> None:
     assert "_spin_then_sleep" in frames
     flame = view.json(f"/api/c13/profiles/{report.profile_id}/flame")["root"]
     assert flame["value"] == wall
+
+
+def test_profiles_listed_by_route_and_merged_into_one_flame_graph(view: View) -> None:
+    exporter = OTLPProfileExporter(environ={"OTEL_EXPORTER_OTLP_ENDPOINT": view.otlp_http},
+                                   resource=build_resource("profiled", None, {}, {}))  # fmt: skip
+    reports = []
+    for route in ("/a", "/b"):
+        trace_id, span_id = int.from_bytes(os.urandom(16), "big"), int.from_bytes(os.urandom(8), "big")
+        with Profiler(trace_id=trace_id, span_id=span_id, name=f"GET {route}") as profiler:
+            _spin_then_sleep()
+        reports.append(profiler.generate_report())
+        span = {"name": f"GET {route}", "span_id": span_id.to_bytes(8, "big"), "attributes": {"http.route": route}}
+        request = span_request("profiled", [span], trace_id=trace_id.to_bytes(16, "big"))
+        assert view.post("/v1/traces", request.SerializeToString(), PROTOBUF)[0] == 200
+        exporter.export(reports[-1])
+    assert exporter.force_flush(10.0)
+    exporter.shutdown()
+    view.wait_for_spans(2)
+    deadline = time.monotonic() + 5
+    while len(view.json("/api/c13/profiles")["profiles"]) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    (only_a,) = view.json("/api/c13/profiles?route=/a")["profiles"]
+    assert only_a["profileId"] == reports[0].profile_id and only_a["route"] == "/a"
+    merged = view.json("/api/c13/flame?service=profiled")
+    assert merged["profiles"] == 2
+    total = sum(sample.weight_s for report in reports for sample in report.samples) * 1e9
+    assert merged["root"]["value"] == pytest.approx(total, rel=0.01)
+    assert view.json("/api/c13/flame?route=/none")["profiles"] == 0
