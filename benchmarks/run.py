@@ -11,6 +11,7 @@ MODULES = (
     "bench_httpx",
     "bench_otlp",
     "bench_profiler",
+    "bench_view",
     "bench_otel_bridge",  # last: it installs c13 as OpenTelemetry's provider for the rest of the process
 )
 

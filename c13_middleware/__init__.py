@@ -7,15 +7,11 @@ profiler, the exporters or the metrics.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from . import _compose  # noqa: F401  (wires the profiler, the OpenTelemetry bridge and the environment's exporters)
 from ._lazy import lazy_exports
 from ._version import __version__
-from .server._extensions import (
-    RequestProfilerProtocol as _RequestProfilerProtocol,
-    set_request_profiler as _set_request_profiler,
-)
-from .trace._api_bridge import set_opentelemetry_installer as _set_opentelemetry_installer
 
 if TYPE_CHECKING:
     from .client._messaging import consumer_span, extract_message, inject_message, producer_span
@@ -229,38 +225,3 @@ _EXPORTS = {
     ".trace._tracer": ("Tracer", "configure", "get_tracer"),
 }
 __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
-
-# --- composition: the server's per-request profiler -----------------------------------------------------------------
-# The server layer sits below profiling and cannot import it: the profiler is registered here, and imported only when
-# a middleware with profiling turned on is built (a service without profiling never loads it).
-
-
-def _request_profiler(config: Config) -> _RequestProfilerProtocol[Any]:
-    from .profiling._server import RequestProfiler
-
-    return RequestProfiler(config)
-
-
-_set_request_profiler(_request_profiler)
-# --- end of the per-request profiler composition --------------------------------------------------------------------
-
-# --- composition: the OpenTelemetry API bridge ----------------------------------------------------------------------
-# configure() (trace layer) cannot import integrations: it calls this installer, which imports the bridge, and with it
-# opentelemetry, only when called. By default (explicit=False) a process without opentelemetry-api skips it.
-
-
-def _install_opentelemetry(explicit: bool) -> None:
-    import importlib
-    import importlib.util
-
-    if not explicit:
-        try:
-            if importlib.util.find_spec("opentelemetry.trace") is None:
-                return
-        except ImportError:  # not even the ``opentelemetry`` namespace
-            return
-    importlib.import_module(".integrations.opentelemetry", __name__).install_from_configure(explicit)
-
-
-_set_opentelemetry_installer(_install_opentelemetry)
-# --- end of the OpenTelemetry API bridge composition ----------------------------------------------------------------

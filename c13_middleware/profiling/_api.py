@@ -29,6 +29,7 @@ import sys
 from types import FrameType, TracebackType
 from typing import Any
 
+from ._listeners import notify_report
 from ._sampler import SAMPLER
 from ._session import ProfileSession
 from ._store import ProfileStore, default_store
@@ -93,8 +94,10 @@ class Profiler:
             raise RuntimeError("the profiler has no finished profile: call start() and stop() first")
         fresh = session._report is None
         report = session.report()
-        if fresh and self.store is not None:
-            self.store.put(report)
+        if fresh:
+            if self.store is not None:
+                self.store.put(report)
+            notify_report(report)
         return report
 
     def record_io(self, name: str, duration_s: float, where: str = "") -> None:
@@ -154,6 +157,7 @@ def finish_profile(
         target = default_store() if store is _DEFAULT else store
         if target is not None:
             target.put(report)
+        notify_report(report)
         return report
     except Exception:  # pragma: no cover - a profiler bug must not break the response
         import logging

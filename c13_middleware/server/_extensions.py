@@ -1,7 +1,7 @@
 """What the server core needs from a per-request profiler, and where one is registered.
 
 The server layer sits below profiling: it names the shape it needs here and the composition root
-(``c13_middleware/__init__.py``) registers the implementation, so a service that never turns profiling on never
+(``c13_middleware/_compose.py``) registers the implementation, so a service that never turns profiling on never
 imports the profiler.
 """
 

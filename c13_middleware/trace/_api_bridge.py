@@ -1,7 +1,7 @@
 """Where ``configure`` finds the OpenTelemetry API bridge.
 
 The bridge lives in ``c13_middleware.integrations``, above this layer: the composition root
-(``c13_middleware/__init__.py``) registers an installer that imports it only when called, so ``import
+(``c13_middleware/_compose.py``) registers an installer that imports it only when called, so ``import
 c13_middleware`` never imports ``opentelemetry`` and a process without ``opentelemetry-api`` pays nothing.
 """
 

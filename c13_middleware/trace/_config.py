@@ -22,6 +22,7 @@ from ._env import (
     excluded_urls_from_env as excluded_urls_from_env,  # re-exported for the server core
     ignore_variable,
 )
+from ._env_export import exporter_from_env
 from ._exporters import SpanExporter
 from ._limits import SpanLimits
 from ._observe import RequestObserver
@@ -152,7 +153,9 @@ class Config:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> Config:
-        """Defaults, then OpenTelemetry's environment variables, then ``options`` (which win).
+        """Defaults, then OpenTelemetry's environment variables, then ``options`` (which win). The exporter comes
+        from ``OTEL_TRACES_EXPORTER`` or an OTLP endpoint variable unless ``exporter`` or ``processors`` is given
+        (see ``_env_export``).
 
         An environment value that fails validation is skipped with a warning naming the variable; a variable whose
         option is given as a keyword is not read. A wrong keyword option raises ``ConfigError``."""
@@ -166,6 +169,11 @@ class Config:
             except ConfigError as exc:
                 raw = found.value if isinstance(found.value, str) else ""
                 ignore_variable(found.variable, raw, str(exc).removeprefix("c13_middleware: "), found.default)
+        # Code that builds its own pipeline (exporter= or processors=) owns it, as with the OpenTelemetry SDK.
+        if not {"exporter", "processors"} & options.keys() and config.exporter is None and not config.disabled:
+            exporter = exporter_from_env(env)  # OTEL_TRACES_EXPORTER, or an OTLP endpoint variable
+            if exporter is not None:
+                config = config.replace(exporter=exporter)
         return config.replace(**options)
 
 

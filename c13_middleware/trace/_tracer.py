@@ -15,6 +15,7 @@ from ..propagation._tracestate import TraceState
 from ._api_bridge import install_opentelemetry
 from ._config import Config
 from ._context import _current_span, _suppressed, use_span
+from ._env_export import explain_unexported
 from ._ids import _getrandbits, new_span_id, new_trace_id
 from ._processors import BatchSpanProcessor, MultiSpanProcessor, SimpleSpanProcessor, SpanProcessor
 from ._resource import SCHEMA_URL, Resource, build_resource
@@ -252,12 +253,18 @@ def configure(**options: Any) -> Tracer:
     c13 becomes OpenTelemetry's tracer provider (docs/opentelemetry.md).
     """
     global _default
-    tracer = Tracer(Config.from_env(**options))
+    tracer = _announce(Tracer(Config.from_env(**options)))
     with _default_lock:
         previous, _default = _default, tracer
     if previous is not None:
         _retire_replaced(previous)
     install_opentelemetry(tracer.config.opentelemetry)
+    return tracer
+
+
+def _announce(tracer: Tracer) -> Tracer:
+    if tracer.processor is None and not tracer.config.disabled:
+        explain_unexported()
     return tracer
 
 
@@ -268,7 +275,7 @@ def get_tracer() -> Tracer:
     if tracer is None:
         with _default_lock:
             if _default is None:
-                _default = Tracer(Config.from_env())
+                _default = _announce(Tracer(Config.from_env()))
             tracer = _default
     return tracer
 

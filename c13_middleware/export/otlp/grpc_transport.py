@@ -114,6 +114,7 @@ class GRPCSender:
         certificate_file: str | None = None,
         client_certificate_file: str | None = None,
         client_key_file: str | None = None,
+        method: str = EXPORT_METHOD,
     ) -> None:
         options = [
             ("grpc.primary_user_agent", f"c13-middleware/{__version__}"),
@@ -129,7 +130,7 @@ class GRPCSender:
         else:
             self._channel = grpc.insecure_channel(target, options, compression)
         # No serializers: the request is already serialized, and the exporter reads the response bytes.
-        self._export: grpc.UnaryUnaryMultiCallable[bytes, bytes] = self._channel.unary_unary(EXPORT_METHOD)
+        self._export: grpc.UnaryUnaryMultiCallable[bytes, bytes] = self._channel.unary_unary(method)
         self._metadata = call_metadata(headers)
         self._status_messages = load_status_messages()
         self._lock = threading.Lock()

@@ -1,0 +1,127 @@
+"""Profile reports leave the process as OTLP Profiles: the encoding, the endpoint rules and the queue."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from opentelemetry.proto.collector.profiles.v1development.profiles_service_pb2 import ExportProfilesServiceRequest
+
+from c13_middleware import Profiler, ProfileReport
+from c13_middleware.export.otlp.env import profile_export_wanted
+from c13_middleware.export.otlp.profile_exporter import OTLPProfileExporter, profiles_endpoint
+from c13_middleware.profiling._listeners import add_report_listener, remove_report_listener
+from c13_middleware.trace._resource import build_resource
+from tests.export.otlp.otlp_receiver import Receiver
+
+TRACE_ID = 0x4BF92F3577B34DA6A3CE929D0E0E4736
+SPAN_ID = 0x00F067AA0BA902B7
+
+
+def _busy_then_sleep() -> None:
+    end = time.perf_counter() + 0.03
+    while time.perf_counter() < end:
+        sum(range(200))
+    time.sleep(0.02)
+
+
+def _report() -> ProfileReport:
+    with Profiler(trace_id=TRACE_ID, span_id=SPAN_ID, name="GET /work") as profiler:
+        _busy_then_sleep()
+    return profiler.generate_report()
+
+
+@pytest.mark.parametrize(
+    ("env", "grpc", "endpoint"),
+    [
+        ({}, False, "http://localhost:4318/v1development/profiles"),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://v:4318"}, False, "http://v:4318/v1development/profiles"),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://v/otlp/"}, False, "http://v/otlp/v1development/profiles"),
+        ({"OTEL_EXPORTER_OTLP_PROFILES_ENDPOINT": "http://p:1/x", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://v"}, False,
+         "http://p:1/x"),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://v:4317"}, True, "http://v:4317"),
+    ],
+)  # fmt: skip
+def test_the_profiles_endpoint(env: dict[str, str], grpc: bool, endpoint: str) -> None:
+    assert profiles_endpoint(env, grpc) == endpoint
+
+
+@pytest.mark.parametrize(
+    ("env", "wanted"),
+    [
+        ({}, False),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://v:4318"}, True),
+        ({"OTEL_EXPORTER_OTLP_PROFILES_ENDPOINT": "http://v:4318/p"}, True),
+        ({"OTEL_TRACES_EXPORTER": "otlp"}, True),
+        ({"OTEL_TRACES_EXPORTER": "console"}, False),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://v:4318", "OTEL_PROFILES_EXPORTER": "none"}, False),
+    ],
+)
+def test_when_profiles_are_exported(env: dict[str, str], wanted: bool) -> None:
+    assert profile_export_wanted(env) is wanted
+
+
+def test_a_report_is_sent_as_otlp_profiles_linked_to_its_span() -> None:
+    receiver = Receiver()
+    exporter = OTLPProfileExporter(
+        environ={"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.base_url}, resource=build_resource("prof-svc", None, {}, {})
+    )
+    try:
+        add_report_listener(exporter.export)
+        report = _report()  # the listener hands it to the exporter's queue
+        assert exporter.force_flush(5.0)
+        assert receiver.wait_for(1)
+        received = receiver.received[0]
+        assert received.path == "/v1development/profiles"
+        assert received.headers["content-type"] == "application/x-protobuf"
+        request = ExportProfilesServiceRequest.FromString(received.body)
+    finally:
+        remove_report_listener(exporter.export)
+        exporter.shutdown()
+        receiver.close()
+    assert exporter.profiles_sent == 1 and exporter.profiles_dropped == 0
+    table = request.dictionary
+    strings = list(table.string_table)
+    resource = {kv.key: kv.value.string_value for kv in request.resource_profiles[0].resource.attributes}
+    assert resource["service.name"] == "prof-svc"
+    wall, cpu = request.resource_profiles[0].scope_profiles[0].profiles
+    assert [strings[p.sample_type.type_strindex] for p in (wall, cpu)] == ["wall", "cpu"]
+    assert wall.profile_id[-8:].hex() == report.profile_id
+    kvs = [table.attribute_table[i] for i in wall.attribute_indices]
+    attrs = {strings[kv.key_strindex]: kv.value for kv in kvs}
+    assert attrs["c13.profile.id"].string_value == report.profile_id
+    assert sum(wall.samples[i].values[0] for i in range(len(wall.samples))) == pytest.approx(
+        sum(s.weight_s for s in report.samples) * 1e9, rel=0.01
+    )
+    states = set()
+    for sample in wall.samples:
+        link = table.link_table[sample.link_index]
+        assert int.from_bytes(link.trace_id, "big") == TRACE_ID
+        assert int.from_bytes(link.span_id, "big") == SPAN_ID
+        for index in sample.attribute_indices:
+            kv = table.attribute_table[index]
+            if strings[kv.key_strindex] == "c13.sample.state":
+                states.add(kv.value.string_value)
+        leaf = table.location_table[table.stack_table[sample.stack_index].location_indices[0]]
+        function = table.function_table[leaf.lines[0].function_index]
+        assert strings[function.filename_strindex] and leaf.lines[0].line > 0
+    assert states and states <= {"cpu", "io", "wait"}
+    names = {strings[f.name_strindex] for f in table.function_table}
+    assert "_busy_then_sleep" in names
+
+
+def test_a_full_queue_drops_and_counts_instead_of_blocking() -> None:
+    exporter = OTLPProfileExporter(
+        environ={"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9"}, max_queue_size=2, max_batch_size=2,
+        schedule_delay_s=30, resource=build_resource("s", None, {}, {}), max_retry_time=0,
+    )  # fmt: skip
+    report = _report()
+    exporter._thread = object()  # type: ignore[assignment]  # no sender thread: the queue only fills
+    started = time.perf_counter()
+    for _ in range(5):
+        exporter.export(report)
+    assert time.perf_counter() - started < 0.05
+    assert exporter.profiles_dropped == 3
+    exporter._queue.clear()
+    exporter._thread = None
+    exporter.shutdown(0.1)
