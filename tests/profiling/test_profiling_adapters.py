@@ -193,7 +193,6 @@ def test_token_triggered_profile_on_django(options: dict[str, Any], exporter: In
 
 def test_profiling_options_are_validated() -> None:
     from c13_middleware import C13ASGIMiddleware, ConfigError
-
     from c13_middleware.integrations.starlette import RefusedStartup
 
     for bad in ({"profile_secret": "short"}, {"profile_sample_rate": 2}, {"profile_type": "gpu"}):
