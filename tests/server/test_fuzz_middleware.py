@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
@@ -137,17 +137,32 @@ def loop() -> Iterable[asyncio.AbstractEventLoop]:
     loop.close()
 
 
+def assert_fast(measure: Callable[[], float], bound: float = PER_REQUEST_S) -> None:
+    """``measure()`` (one request, its duration) is under ``bound`` in at least one of three tries: a shared machine's
+    pauses (another process, a garbage collection) come and go, work that grows faster than the input does not."""
+    durations = []
+    for _ in range(3):
+        durations.append(measure())
+        if durations[-1] < bound:
+            return
+    raise AssertionError(f"each of three tries took longer than {bound * 1000:.0f} ms: {durations}")
+
+
 def test_asgi_fuzz(loop: asyncio.AbstractEventLoop) -> None:
-    harness = AsgiHarness({"exporter": InMemoryExporter(), "export_mode": "simple"})
+    exporter = InMemoryExporter()
+    harness = AsgiHarness({"exporter": exporter, "export_mode": "simple"})
     loop.run_until_complete(harness.request("/warm-up", "", []))
 
     @FUZZ
     @given(path=pieces, query=pieces, drawn=fields)
     def check(path: Piece, query: Piece, drawn: list[Field]) -> None:
-        request = harness.request(build(path), build(query), asgi_headers(drawn))
-        sent, elapsed = loop.run_until_complete(request)
-        assert_passed_through(sent)
-        assert elapsed < PER_REQUEST_S, f"{elapsed * 1000:.1f} ms"
+        def measure() -> float:
+            sent, elapsed = loop.run_until_complete(harness.request(build(path), build(query), asgi_headers(drawn)))
+            assert_passed_through(sent)
+            exporter.clear()
+            return elapsed
+
+        assert_fast(measure)
 
     check()
 
@@ -194,7 +209,8 @@ class WsgiHarness:
 
 
 def test_wsgi_fuzz() -> None:
-    harness = WsgiHarness({"exporter": InMemoryExporter(), "export_mode": "simple"})
+    exporter = InMemoryExporter()
+    harness = WsgiHarness({"exporter": exporter, "export_mode": "simple"})
     harness.request("/warm-up", "", [])
 
     @FUZZ
@@ -205,8 +221,12 @@ def test_wsgi_fuzz() -> None:
         port=st.one_of(st.sampled_from(["8000", "²", "٣", "", "99999999"]), st.text(max_size=6)),
     )
     def check(path: Piece, query: Piece, drawn: list[Field], port: str) -> None:
-        elapsed = harness.request(build(path), build(query), drawn, port)
-        assert elapsed < PER_REQUEST_S, f"{elapsed * 1000:.1f} ms"
+        def measure() -> float:
+            elapsed = harness.request(build(path), build(query), drawn, port)
+            exporter.clear()
+            return elapsed
+
+        assert_fast(measure)
 
     check()
 
@@ -226,9 +246,13 @@ def test_asgi_hostile_sizes(loop: asyncio.AbstractEventLoop, name: str, shape: s
         headers = [(name.encode(), b"a," * (MEGABYTE // 2))]
     else:
         headers = [(name.encode(), b"k=v,00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")] * 10_000
-    sent, elapsed = loop.run_until_complete(harness.request("/", "", headers))
-    assert_passed_through(sent)
-    assert elapsed < PER_REQUEST_S * 4, f"{elapsed * 1000:.1f} ms"  # the server already holds 1 MB: a wider bound
+
+    def measure() -> float:
+        sent, elapsed = loop.run_until_complete(harness.request("/", "", headers))
+        assert_passed_through(sent)
+        return elapsed
+
+    assert_fast(measure, PER_REQUEST_S * 4)  # the server already holds 1 MB of head: a wider bound
     span = exporter.get_finished_spans()[-1]
     assert sum(len(str(value)) for value in span.attributes.values()) < 64 * 1024
 
@@ -238,9 +262,7 @@ def test_wsgi_hostile_sizes(name: str) -> None:
     exporter = InMemoryExporter()
     harness = WsgiHarness({"exporter": exporter, "export_mode": "simple"})
     harness.request("/warm-up", "", [])
-    elapsed = harness.request(
-        "/", "", [(name, ("a,", MEGABYTE // 2), 1)]
-    )  # one 1 MB value (10,000 fields fold into one)
-    assert elapsed < PER_REQUEST_S * 4, f"{elapsed * 1000:.1f} ms"
+    # One 1 MB value (WSGI servers fold 10,000 fields into one).
+    assert_fast(lambda: harness.request("/", "", [(name, ("a,", MEGABYTE // 2), 1)]), PER_REQUEST_S * 4)
     span = exporter.get_finished_spans()[-1]
     assert sum(len(str(value)) for value in span.attributes.values()) < 64 * 1024
