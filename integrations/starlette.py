@@ -21,20 +21,18 @@ class C13Middleware(C13ASGIMiddleware):
 
     env_names = ("FASTAPI", "STARLETTE")
 
-    def __new__(cls, app: ASGIApp, **options: Any) -> Any:
-        # ``app.add_middleware`` only stores the class and options: Starlette builds the middleware inside the app's
-        # first call, which under uvicorn's default ``lifespan="auto"`` is the lifespan call, and uvicorn takes an
-        # exception there for "lifespan unsupported", logs it at info level and starts anyway (every request is then
-        # a 500). So a wrong option becomes an app that refuses the start-up with the error's message instead.
-        self = super().__new__(cls)
-        try:
-            C13ASGIMiddleware.__init__(self, app, **options)
-        except ConfigError as exc:
-            return RefusedStartup(exc)
-        return self
-
     def __init__(self, app: ASGIApp, **options: Any) -> None:
-        pass  # built in __new__
+        try:
+            super().__init__(app, **options)
+        except ConfigError as exc:
+            # ``app.add_middleware`` only stores the class and options: Starlette builds the middleware inside the
+            # app's first call, which under uvicorn's default ``lifespan="auto"`` is the lifespan call, and uvicorn
+            # takes an exception there for "lifespan unsupported", logs it at info level and starts anyway (every
+            # request is then a 500). So this middleware refuses the start-up instead, with the error's message. (A
+            # class change, not a flag: the request path stays free of a check.)
+            self.__class__ = RefusedStartup
+            self.app = app
+            self.message = str(exc)
 
     def route_for(self, scope: Scope) -> str | None:
         route = scope.get("route")
@@ -49,12 +47,11 @@ class C13Middleware(C13ASGIMiddleware):
         return _template(routes, _root_scope(scope)) if routes is not None else path
 
 
-class RefusedStartup:
-    """What ``C13Middleware`` is when its options are wrong: the server's lifespan start-up fails with the message
-    (uvicorn and hypercorn then exit), and without a lifespan every request fails with the same ``ConfigError``."""
+class RefusedStartup(C13Middleware):
+    """What ``C13Middleware`` becomes when its options are wrong: the server's lifespan start-up fails with the
+    message (uvicorn and hypercorn then exit), and without a lifespan every request fails with the same error."""
 
-    def __init__(self, error: ConfigError) -> None:
-        self.message = str(error)
+    message: str
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

@@ -6,18 +6,19 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from c13_middleware import ConfigError
-from c13_middleware.integrations.starlette import C13Middleware
+from c13_middleware.integrations.starlette import C13Middleware, RefusedStartup
 from tests.servers import free_port
 
 APP_MODULE = """
 from {framework} import {cls}
-from c13_middleware.integrations.starlette import C13Middleware
+from c13_middleware.integrations.starlette import C13Middleware, RefusedStartup
 
 app = {cls}()
 app.add_middleware(C13Middleware, servce_name="checkout")
@@ -55,5 +56,15 @@ def test_direct_construction_still_refuses_the_options() -> None:
         raise AssertionError("never called")
 
     refused = C13Middleware(app, servce_name="x")  # type: ignore[arg-type]
-    assert not isinstance(refused, C13Middleware)
-    assert "servce_name" in refused.message
+    assert isinstance(refused, RefusedStartup) and "servce_name" in refused.message
+
+
+def test_a_subclass_passing_its_own_options_is_refused_too() -> None:
+    class Gateway(C13Middleware):
+        def __init__(self, app: Any, **options: Any) -> None:
+            super().__init__(app, servce_name="gateway", **options)
+
+    app = Starlette()
+    app.add_middleware(Gateway)
+    with pytest.raises(ConfigError, match="did you mean 'service_name'"), TestClient(app):
+        pass
