@@ -121,7 +121,7 @@ class ServerCore:
             if user_agent:
                 attributes["user_agent.original"] = user_agent[:limit] if limit else user_agent
             if protocol_version:
-                attributes["network.protocol.version"] = protocol_version
+                attributes["network.protocol.version"] = protocol_version[:limit] if limit else protocol_version
             if self._capture_request is not None and header_items is not None:
                 self._capture(attributes, "http.request.header.", self._capture_request, header_items())
                 span = self.tracer.start_span(

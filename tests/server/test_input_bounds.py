@@ -165,3 +165,11 @@ def test_websocket_disconnect_code_that_is_no_number(options: dict[str, Any], ex
     )
     (span,) = exporter.get_finished_spans()
     assert "websocket.close.code" not in span.attributes
+
+
+def test_wsgi_protocol_version_is_bounded(options: dict[str, Any], exporter: InMemoryExporter) -> None:
+    app = C13WSGIMiddleware(hello, span_limits=SpanLimits(max_attribute_length=LIMIT), **options)
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "SERVER_PROTOCOL": "HTTP/" + "1" * 10_000}
+    assert b"".join(app(environ, lambda *a: None)) == b"hello"
+    (span,) = exporter.get_finished_spans()
+    assert span.attributes["network.protocol.version"] == "1" * LIMIT
