@@ -181,7 +181,7 @@ class ClientTracing:
         try:
             if settings.propagates_to(self.address or "", self.port, self.target):
                 fields: list[tuple[str, str]] = []
-                inject_context(metadata_setter(fields), call.span, settings)
+                inject_context(metadata_setter(fields), call.span, settings, self.address or "", self.port, self.target)
                 if fields:
                     details = with_metadata(details, fields)
         except Exception:

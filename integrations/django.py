@@ -79,12 +79,13 @@ class C13Middleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> None:
         traced = active_server_request()
         if traced is not None:
-            # Django turns it into a response (a 500 unless a handler says otherwise): the status comes from that.
+            # Django turns it into a response (Http404 a 404, PermissionDenied a 403, others a 500): that response's
+            # status decides whether it is recorded (docs/server.md, "Exceptions").
             traced.record_exception(exception, escaped=False)
 
 
 def _fail(traced: ServerRequest, exc: BaseException) -> None:
-    traced.record_exception(exc)
+    traced.failed(exc)
     traced.finish()
 
 

@@ -16,7 +16,6 @@ from ._require import require
 require("flask", "flask")
 
 from flask import Flask, Response, got_request_exception, request  # noqa: E402
-from werkzeug.exceptions import HTTPException  # noqa: E402
 
 __all__ = ["C13"]
 
@@ -48,8 +47,8 @@ class C13:
 
         def handle_user_exception(exc: Exception) -> Any:
             traced = active_server_request()
-            if traced is not None and not isinstance(exc, HTTPException):
-                # Recorded as an event; the status comes from whatever response the error handler builds.
+            if traced is not None:
+                # The response an error handler (or Flask, for abort(404)) builds decides whether it is recorded.
                 traced.record_exception(exc, escaped=False)
             return original(exc)
 

@@ -54,7 +54,7 @@ def _begin(pipeline: Pipeline, request: httpx.Request) -> HttpClientCall | None:
                 headers[name] = value
                 sent[name] = value
 
-            inject_context(set_header, call.span, settings)
+            inject_context(set_header, call.span, settings, host, port, raw)
             extensions[_INJECTED] = sent
         else:
             previous = extensions.pop(_INJECTED, None)

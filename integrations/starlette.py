@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from c13_middleware.server.asgi import C13ASGIMiddleware, Scope
+from c13_middleware.server.asgi import ASGIApp, C13ASGIMiddleware, Receive, Scope, Send
+from c13_middleware.trace._config import ConfigError
 
 from ._require import require
 
@@ -20,6 +21,19 @@ class C13Middleware(C13ASGIMiddleware):
 
     env_names = ("FASTAPI", "STARLETTE")
 
+    def __init__(self, app: ASGIApp, **options: Any) -> None:
+        try:
+            super().__init__(app, **options)
+        except ConfigError as exc:
+            # ``app.add_middleware`` only stores the class and options: Starlette builds the middleware inside the
+            # app's first call, which under uvicorn's default ``lifespan="auto"`` is the lifespan call, and uvicorn
+            # takes an exception there for "lifespan unsupported", logs it at info level and starts anyway (every
+            # request is then a 500). So this middleware refuses the start-up instead, with the error's message. (A
+            # class change, not a flag: the request path stays free of a check.)
+            self.__class__ = RefusedStartup
+            self.app = app
+            self.message = str(exc)
+
     def route_for(self, scope: Scope) -> str | None:
         route = scope.get("route")
         path = getattr(route, "path", None)
@@ -31,6 +45,20 @@ class C13Middleware(C13ASGIMiddleware):
         app = scope.get("app")
         routes = getattr(app, "routes", None)
         return _template(routes, _root_scope(scope)) if routes is not None else path
+
+
+class RefusedStartup(C13Middleware):
+    """What ``C13Middleware`` becomes when its options are wrong: the server's lifespan start-up fails with the
+    message (uvicorn and hypercorn then exit), and without a lifespan every request fails with the same error."""
+
+    message: str
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.failed", "message": self.message})
+        raise ConfigError(self.message)  # after the failure message, as Starlette's own lifespan does
 
 
 def _root_scope(scope: Scope) -> dict[str, Any]:

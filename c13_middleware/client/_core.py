@@ -6,12 +6,14 @@ Which pipeline a call records through (``Pipeline``), whether its context may be
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import weakref
 from collections.abc import Mapping
 from typing import Any
 
+from ..propagation._baggage import Baggage
 from ..propagation._fields import inject_fields
 from ..propagation._propagators import DEFAULT_PROPAGATOR, HeaderSetter
 from ..trace._config import Config
@@ -33,8 +35,8 @@ class ClientSettings:
         "propagate_all",
         "max_length",
         "max_attributes",
-        "_hosts",
-        "_patterns",
+        "_context_to",
+        "_baggage_to",
         "_sensitive",
         "_sensitive_search",
     )
@@ -45,17 +47,9 @@ class ClientSettings:
         self.default_propagator = config.propagator is DEFAULT_PROPAGATOR
         self.max_length = config.span_limits.max_attribute_length
         self.max_attributes = config.span_limits.max_attributes
-        rules = config.propagate_to
-        self.propagate_all = rules is None
-        hosts: set[str] = set()
-        patterns: list[re.Pattern[str]] = []
-        for rule in rules or ():
-            if isinstance(rule, re.Pattern):
-                patterns.append(rule)
-            else:
-                hosts.add(_normalize_host_rule(rule))
-        self._hosts = frozenset(hosts)
-        self._patterns = tuple(patterns)
+        self.propagate_all = config.propagate_to is None
+        self._context_to = destinations(config.propagate_to)
+        self._baggage_to = baggage_destinations(config)
         self._sensitive = frozenset(name.lower() for name in config.sensitive_query_params)
         names = "|".join(re.escape(name) for name in config.sensitive_query_params)
         # One search tells whether a query key may be sensitive (a listed name, or any key with "%" or "+", which
@@ -65,16 +59,13 @@ class ClientSettings:
         )
 
     def propagates_to(self, host: str, port: int | None, url: str) -> bool:
-        """Whether context may be sent to this destination: ``propagate_to`` is None (everywhere), a string rule
-        equals the host or ``host:port`` (case-insensitive), or a compiled regex is found in ``url``."""
-        if self.propagate_all:
-            return True
-        hosts = self._hosts
-        if hosts:
-            host = host.lower()
-            if host in hosts or (port is not None and f"{host}:{port}" in hosts):
-                return True
-        return any(pattern.search(url) for pattern in self._patterns)
+        """Whether context may be sent to this destination: ``propagate_to`` is None (everywhere), or the destination
+        matches it (``Destinations.match``)."""
+        return self.propagate_all or self._context_to.match(host, port, url)
+
+    def baggage_to(self, host: str, port: int | None, url: str) -> bool:
+        """Whether the current baggage may go to a destination the context goes to (docs/security.md, "Baggage")."""
+        return self._baggage_to.match(host, port, url)
 
     def redact_url(self, url: str) -> str:
         """``user:pass@`` becomes ``REDACTED:REDACTED@``; values of sensitive query parameters (matched on the decoded
@@ -101,6 +92,47 @@ class ClientSettings:
         if question < 0 or search is None or not search(url, question):
             return url
         return f"{url[: question + 1]}{redact_query(url[question + 1 :], self._sensitive)}"
+
+
+class Destinations:
+    """A ``propagate_to``-style allow-list: a string rule equals the host or ``host:port`` (case-insensitive), ``"*"``
+    matches everything, a compiled regex is searched in the URL (a message's destination name for queues)."""
+
+    __slots__ = ("everywhere", "_hosts", "_patterns")
+
+    def __init__(self, rules: tuple[str | re.Pattern[str], ...]) -> None:
+        hosts: set[str] = set()
+        patterns: list[re.Pattern[str]] = []
+        for rule in rules:
+            if isinstance(rule, re.Pattern):
+                patterns.append(rule)
+            else:
+                hosts.add(_normalize_host_rule(rule))
+        self.everywhere = "*" in hosts
+        self._hosts = frozenset(hosts)
+        self._patterns = tuple(patterns)
+
+    def match(self, host: str, port: int | None, url: str) -> bool:
+        if self.everywhere:
+            return True
+        hosts = self._hosts
+        if hosts:
+            host = host.lower()
+            if host in hosts or (port is not None and f"{host}:{port}" in hosts):
+                return True
+        return any(pattern.search(url) for pattern in self._patterns)
+
+
+@functools.lru_cache(maxsize=64)
+def destinations(rules: tuple[str | re.Pattern[str], ...] | None) -> Destinations:
+    return Destinations(rules or ())
+
+
+def baggage_destinations(config: Config) -> Destinations:
+    """Where baggage may go: ``propagate_baggage_to`` if set, else ``propagate_to`` if set, else nowhere. Baggage
+    carries application data (user ids, tenants) that must not cross a trust boundary unasked (W3C Baggage, privacy)."""
+    rules = config.propagate_baggage_to
+    return destinations(rules if rules is not None else config.propagate_to)
 
 
 def _normalize_host_rule(rule: str) -> str:
@@ -171,10 +203,17 @@ def current_tracer() -> Tracer:
     return tracer_of(_current_span.get())
 
 
-def inject_context(set: HeaderSetter, span: Span, settings: ClientSettings) -> None:
-    """Write ``span``'s context and the current baggage with the configured propagator (never raises)."""
+def inject_context(
+    set: HeaderSetter, span: Span, settings: ClientSettings, host: str = "", port: int | None = None, url: str = ""
+) -> None:
+    """Write ``span``'s context with the configured propagator, for a destination the context may go to
+    (``settings.propagates_to``), and the current baggage if it may go there too (``settings.baggage_to``). Never
+    raises."""
     try:
-        inject_fields(set, span.context, _current_baggage.get(), settings.propagator)
+        baggage = _current_baggage.get()
+        if baggage and not settings.baggage_to(host, port, url):
+            baggage = Baggage.EMPTY
+        inject_fields(set, span.context, baggage, settings.propagator)
     except Exception:
         log_once("client-inject", "c13_middleware: injecting context into an outgoing call failed", exc_info=True)
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 
+from ..propagation._baggage import Baggage
 from ..propagation._propagators import Propagated, Propagator, extract, inject, mapping_getter, mapping_setter
 from ..trace._context import _current_baggage, _current_span, _suppressed, use_baggage, use_span
 from ..trace._span import AttributeValue, Link, Span, SpanKind
 from ..trace._tracer import Tracer, tracer_of
-from ._core import current_tracer
+from ._core import baggage_destinations, current_tracer
 
 # operation type -> (span kind, legacy messaging.operation value). Kinds per the current conventions: "send" and
 # "create" are PRODUCER when their context is the creation context, "receive" (pull) is CLIENT, "process" CONSUMER.
@@ -33,8 +34,11 @@ def inject_message(
     *,
     span: Span | None = None,
     propagator: Propagator | None = None,
+    destination: str = "",
 ) -> None:
-    """Write ``span``'s context (default: the current span's) and the current baggage into ``attributes``.
+    """Write ``span``'s context (default: the current span's) into ``attributes``, and the current baggage if the
+    span's pipeline lets baggage go to ``destination`` (the queue or topic name, matched as a host; docs/security.md,
+    "Baggage").
 
     Does nothing inside ``suppress_instrumentation()`` or when there is no span. The propagator defaults to the
     one configured on the span's pipeline.
@@ -45,9 +49,13 @@ def inject_message(
         span = _current_span.get()
         if span is None:
             return
+    config = tracer_of(span).config
     if propagator is None:
-        propagator = tracer_of(span).config.propagator
-    inject(mapping_setter(attributes), Propagated(span.context, _current_baggage.get()), propagator)
+        propagator = config.propagator
+    baggage = _current_baggage.get()
+    if baggage and not baggage_destinations(config).match(destination, None, destination):
+        baggage = Baggage.EMPTY
+    inject(mapping_setter(attributes), Propagated(span.context, baggage), propagator)
 
 
 def extract_message(attributes: Mapping[str, str], *, propagator: Propagator | None = None) -> Propagated:
@@ -93,7 +101,7 @@ def producer_span(
     )
     with use_span(span, end_on_exit=True):
         if message_attributes is not None:
-            inject_message(message_attributes, span=span, propagator=tracer.config.propagator)
+            inject_message(message_attributes, span=span, propagator=tracer.config.propagator, destination=destination)
         yield span
 
 

@@ -24,6 +24,10 @@ from ._extensions import RequestProfileProtocol, request_profiler
 from ._head import RequestHead, RpcHead
 from ._request import EMPTY_BAGGAGE, ServerRequest, _server_request, active_server_request
 
+# Header capture per request and direction (docs/security.md, "Input bounds"): what one request can add to its span.
+MAX_CAPTURED_CHARS = 16384
+MAX_CAPTURED_NAME = 256
+
 
 class ServerCore:
     """Built once per middleware instance from its options; a wrong option fails here, at start-up."""
@@ -105,19 +109,19 @@ class ServerCore:
             if host:
                 address, port = split_host(host, scheme)
                 if address:
-                    attributes["server.address"] = address
+                    attributes["server.address"] = address[:limit] if limit else address
                 if port is not None:
                     attributes["server.port"] = port
             elif server is not None:
-                attributes["server.address"] = server[0]
+                attributes["server.address"] = server[0][:limit] if limit else server[0]
                 if server[1] is not None:
                     attributes["server.port"] = server[1]
             if client:
-                attributes["client.address"] = client
+                attributes["client.address"] = client[:limit] if limit else client
             if user_agent:
                 attributes["user_agent.original"] = user_agent[:limit] if limit else user_agent
             if protocol_version:
-                attributes["network.protocol.version"] = protocol_version
+                attributes["network.protocol.version"] = protocol_version[:limit] if limit else protocol_version
             if self._capture_request is not None and header_items is not None:
                 self._capture(attributes, "http.request.header.", self._capture_request, header_items())
                 span = self.tracer.start_span(
@@ -214,13 +218,24 @@ class ServerCore:
         matcher: re.Pattern[str],
         headers: Iterable[tuple[str, str]],
     ) -> None:
+        """Bounded (docs/security.md): each value cut to the attribute length limit, names longer than
+        ``MAX_CAPTURED_NAME`` skipped unread, and capture stops before ``MAX_CAPTURED_CHARS`` names and values."""
         captured: dict[str, list[str]] = {}
+        limit = self.max_length
+        budget = MAX_CAPTURED_CHARS
         for name, value in headers:
+            if len(name) > MAX_CAPTURED_NAME:
+                continue
             name = name.lower()
             if name in FORBIDDEN_HEADERS or not matcher.fullmatch(name):
                 continue
             if self._sanitize is not None and self._sanitize.fullmatch(name):
                 value = "[REDACTED]"
+            elif limit is not None and len(value) > limit:
+                value = value[:limit]
+            budget -= len(name) + len(value)
+            if budget < 0:
+                break
             captured.setdefault(name, []).append(value)
         for name, values in captured.items():
             attributes[prefix + name] = tuple(values)

@@ -13,7 +13,7 @@ from ..propagation._traceparent import format_traceparent
 from ..trace._config import Config
 from ..trace._context import SPAN_ACTIVATION_LISTENER, _current_baggage, _current_span
 from ..trace._observe import notify, record_rpc_call
-from ..trace._semconv import exception_type_name
+from ..trace._semconv import exception_type_name, is_ascii_number
 from ..trace._span import Span, finish_span
 from ._extensions import RequestProfileProtocol
 from ._head import HeaderItems
@@ -27,6 +27,16 @@ _server_request: ContextVar[ServerRequest | None] = ContextVar("c13_server_reque
 
 def active_server_request() -> ServerRequest | None:
     return _server_request.get()
+
+
+def number(value: object, max_digits: int) -> int | None:
+    """A status or close code an app or a server handed over: an int, or a str of 1 to ``max_digits`` ASCII digits
+    (docs/security.md, "Numbers are ASCII digits"), either of at most ``max_digits`` digits; anything else is absent."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return int(value) if 0 <= value < 10**max_digits else None
+    if isinstance(value, str) and is_ascii_number(value, max_digits):
+        return int(value)
+    return None
 
 
 class RequestCore(Protocol):
@@ -64,6 +74,7 @@ class ServerRequest:
         "_request_token",
         "_ended",
         "_exception",
+        "_handled",
         "method",
         "scheme",
         "profile_decision",
@@ -80,7 +91,8 @@ class ServerRequest:
         self.route: str | None = None
         self.status: int | None = None
         self._ended = False
-        self._exception: BaseException | None = None
+        self._exception: BaseException | None = None  # recorded as the span's exception event
+        self._handled: BaseException | None = None  # turned into a response by the framework; its status decides
         self.method = ""
         self.scheme = ""
         self.profile_decision: object = None  # the profiler's, handed back to it by begin_profile
@@ -152,26 +164,46 @@ class ServerRequest:
     def finished(self) -> bool:
         return self._ended
 
-    def response_started(self, status: int, headers: HeaderItems | None = None) -> None:
-        self.status = status
+    def response_started(self, status: object, headers: HeaderItems | None = None) -> None:
+        """The response head. ``status`` is what the app sent: anything but an int or 1 to 3 ASCII digits is absent."""
+        code = status if type(status) is int else number(status, 3)
+        self.status = code
         span = self.span
-        if span._recording and span.end_time is None:
-            span.attributes["http.response.status_code"] = status
-        if status >= 500:
-            exc = self._exception
-            span.set_error(exc, error_type=None if exc is not None else str(status))
+        if code is not None:
+            if span._recording and span.end_time is None:
+                span.attributes["http.response.status_code"] = code
+            handled = self._handled
+            if handled is not None:
+                self._handled = None
+                if code >= 500:  # a handled exception is the request's failure only when it became a 5xx
+                    self.record_exception(handled)
+            if code >= 500:
+                exc = self._exception
+                span.set_error(exc, error_type=None if exc is not None else str(code))
         if headers is not None and self.core.captures_response_headers:
             span.set_attributes(self.core.response_header_attributes(headers()))
 
     def record_exception(self, exc: BaseException, *, escaped: bool = True) -> None:
-        """Record ``exc`` once as an ``exception`` event. ``escaped``: it left the handler, so the request failed;
-        an exception a framework's error handler turned into a response leaves the status to that response."""
+        """Record ``exc`` once as an ``exception`` event and fail the span: it left the handler.
+
+        ``escaped=False``: a framework turns it into a response (docs/server.md, "Exceptions"): it is recorded only
+        if that response is a 5xx (or none follows); a 4xx says what happened and records nothing."""
+        if not escaped:
+            if self._exception is not exc:
+                self._handled = exc
+            return
         span = self.span
+        self._handled = None
         if self._exception is not exc:
             self._exception = exc
             span.record_exception(exc)
-        if escaped:
-            span.set_error(exc)
+        span.set_error(exc)
+
+    def failed(self, exc: BaseException) -> None:
+        """``exc`` escaped the adapter: recorded, and if no response has started the server answers 500."""
+        self.record_exception(exc)
+        if self.status is None and self.rpc is None:
+            self.response_started(500)
 
     def response_headers(self) -> list[tuple[str, str]]:
         """Headers the middleware adds to the response."""
@@ -184,6 +216,8 @@ class ServerRequest:
             return
         self._ended = True
         span = self.span
+        if self._handled is not None:  # handled, but no response followed: it is what the request ended with
+            self.record_exception(self._handled)
         if self.profile is not None:
             self.profile.finish()  # before the span ends: it carries c13.profile.id
         duration = finish_span(span, "the request span")

@@ -8,8 +8,10 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 from ..trace._safety import log_once
+from ..trace._span import Span
 from ._core import ServerCore, ServerRequest
 from ._head import RequestHead, new_head
+from ._request import number
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -28,6 +30,13 @@ def _with_headers(message: Message, extra: list[tuple[str, str]]) -> Message:
 
 def _decode_items(headers: Iterable[tuple[bytes, bytes]]) -> Callable[[], list[tuple[str, str]]]:
     return lambda: [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers]
+
+
+def _close_code(span: Span, value: object) -> None:
+    """The first close code seen (either side); one that is not a number of at most 4 digits is absent."""
+    code = number(value, 4)
+    if code is not None and "websocket.close.code" not in span.attributes:
+        span.set_attribute("websocket.close.code", code)
 
 
 class C13ASGIMiddleware:
@@ -132,7 +141,7 @@ class C13ASGIMiddleware:
                 if server_timing:
                     message = _with_headers(message, request.response_headers())
                 request.response_started(
-                    message["status"], _decode_items(message.get("headers") or []) if capture_response else None
+                    message.get("status"), _decode_items(message.get("headers") or []) if capture_response else None
                 )
                 if request.profile is not None:
                     held.append(message)  # the profile's headers are known only when the handler is done
@@ -164,7 +173,7 @@ class C13ASGIMiddleware:
         try:
             await self.app(scope, receive, traced_send)
         except Exception as exc:
-            request.record_exception(exc)
+            request.failed(exc)  # with no response started, the server answers 500: the span says so
             raise
         except asyncio.CancelledError:
             request.span.set_attribute("c13.request.cancelled", True)
@@ -179,18 +188,18 @@ class C13ASGIMiddleware:
 
         async def traced_receive() -> Message:
             message = await receive()
-            if message["type"] == "websocket.disconnect" and "websocket.close.code" not in span.attributes:
-                span.set_attribute("websocket.close.code", int(message.get("code", 1005)))
+            if message["type"] == "websocket.disconnect":
+                _close_code(span, message.get("code", 1005))
             return message
 
         async def traced_send(message: Message) -> None:
             message_type = message["type"]
             if message_type == "websocket.accept":
                 request.response_started(101)
-            elif message_type == "websocket.close" and "websocket.close.code" not in span.attributes:
-                span.set_attribute("websocket.close.code", int(message.get("code", 1000)))
+            elif message_type == "websocket.close":
+                _close_code(span, message.get("code", 1000))
             elif message_type == "websocket.http.response.start":
-                request.response_started(message["status"])
+                request.response_started(message.get("status"))
             await send(message)
 
         request.activate()

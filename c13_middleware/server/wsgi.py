@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._core import ServerCore, ServerRequest
 from ._head import RequestHead, new_head
+from ._request import number
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -52,12 +53,19 @@ def start_from_environ(core: ServerCore, environ: WSGIEnvironment, path: str | N
                 environ.get("HTTP_USER_AGENT"),
                 propagation,
                 protocol[5:] if protocol.startswith("HTTP/") else None,
-                (environ.get("SERVER_NAME", ""), int(port) if port and port.isdigit() else None),
+                (environ.get("SERVER_NAME", ""), number(port, 5)),
                 environ.get("REMOTE_ADDR") or None,
                 environ_items(environ) if core.captures_request_headers else None,
             ),
         )
     )
+
+
+def _status_code(status: object) -> int | None:
+    """``"200 OK"`` → 200; a status line that does not start with three ASCII digits has no code."""
+    if not isinstance(status, str) or len(status) < 3 or (len(status) > 3 and status[3] != " "):
+        return None
+    return number(status[:3], 3)
 
 
 class _TracedBody:
@@ -129,8 +137,7 @@ class C13WSGIMiddleware:
             extra = request.response_headers()
             if extra:
                 headers = [*headers, *extra]
-            code = status[:3]
-            request.response_started(int(code) if code.isdigit() else 0, lambda: headers)
+            request.response_started(_status_code(status), lambda: headers)
             if request.profile is not None and exc_info is None and not held:
                 if not calling:  # a generator app, started by the server's first next(): its work is the stream
                     return start_response(status, [*headers, *request.profile_headers(streamed=True)])
@@ -158,7 +165,7 @@ class C13WSGIMiddleware:
         try:
             body = context.run(self.app, environ, traced_start_response)
         except Exception as exc:
-            request.record_exception(exc)
+            request.failed(exc)  # with no response started, the server answers 500: the span says so
             context.run(request.finish)
             raise
         finally:

@@ -95,6 +95,9 @@ class Config:
     server_timing_trace: bool = False
     # Outgoing calls: None sends context everywhere; otherwise only to matching hosts or URL patterns.
     propagate_to: tuple[PathRule, ...] | None = None
+    # Where the current baggage goes (docs/security.md, "Baggage"): None follows propagate_to when that is set, and
+    # sends baggage nowhere when it is not; it never goes where the trace context does not.
+    propagate_baggage_to: tuple[PathRule, ...] | None = None
     # Told about every traced request (metrics); see _observe.RequestObserver.
     observers: tuple[RequestObserver, ...] = ()
     # Per-request profiling: a header trigger needs this HMAC secret; sampled and slow-request capture need none.
@@ -308,6 +311,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "sensitive_query_params": _names,
     "server_timing_trace": _bool,
     "propagate_to": lambda v: None if v is None else _rules(v),
+    "propagate_baggage_to": lambda v: None if v is None else _rules(v),
     "observers": lambda v: _observers(v),
     "profile_secret": lambda v: None if v is None else _secret(v),
     "profile_sample_rate": lambda v: _number(v, 0.0, 1.0),

@@ -8,7 +8,8 @@ from c13_middleware.propagation._traceparent import format_traceparent
 from c13_middleware.trace._context import suppress_instrumentation
 
 
-def test_inject_extract_roundtrip_with_baggage(tracer: Tracer) -> None:
+def test_inject_extract_roundtrip_with_baggage(exporter: InMemoryExporter) -> None:
+    tracer = Tracer(exporter=exporter, export_mode="simple", propagate_baggage_to=["*"])
     headers: dict[str, str] = {}
     with use_baggage(Baggage.EMPTY.set("tenant", "acme")), tracer.start_as_current_span("work") as span:
         inject_message(headers)
@@ -49,7 +50,8 @@ def test_producer_span_injects_its_own_context_and_sets_attributes(tracer: Trace
     assert producer.attributes["messaging.operation"] == "publish"
 
 
-def test_consumer_span_links_to_producer_and_is_not_its_child(tracer: Tracer, exporter: InMemoryExporter) -> None:
+def test_consumer_span_links_to_producer_and_is_not_its_child(exporter: InMemoryExporter) -> None:
+    tracer = Tracer(exporter=exporter, export_mode="simple", propagate_baggage_to=["jobs"])
     headers: dict[str, str] = {}
     with use_baggage(Baggage.EMPTY.set("k", "v")), producer_span("rabbitmq", "jobs", headers, tracer=tracer) as sent:
         pass

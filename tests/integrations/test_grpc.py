@@ -260,9 +260,24 @@ def test_a_dropped_unread_stream_is_cancelled_and_its_spans_end(channel: Any, sp
     assert client.attributes["rpc.grpc.status_code"] == server.attributes["rpc.grpc.status_code"] == 1
 
 
-def test_baggage_reaches_the_handler(channel: Any, spans: InMemoryExporter) -> None:
-    with use_baggage(Baggage.EMPTY.set("tenant", "acme")):
-        assert channel.unary_unary(f"/{SERVICE}/Get")(b"baggage") == b"acme"
+@pytest.mark.parametrize(
+    ("options", "received"),
+    [
+        ({}, b"-"),  # the default: baggage goes nowhere unless asked (docs/security.md, "Baggage")
+        ({"propagate_baggage_to": ["*"]}, b"acme"),
+        ({"propagate_to": ["127.0.0.1"]}, b"acme"),  # follows propagate_to when that is set
+        ({"propagate_baggage_to": ["other.internal"]}, b"-"),
+        ({"propagate_to": ["other.internal"], "propagate_baggage_to": ["*"]}, b"-"),  # never where context does not go
+    ],
+)
+def test_baggage_reaches_the_handler_only_where_allowed(
+    grpc_server: tuple[str, RecordingProfiler], spans: InMemoryExporter, options: dict[str, Any], received: bytes
+) -> None:
+    target = grpc_server[0]
+    assert target.startswith("127.0.0.1:")
+    interceptor = client_interceptor(target, service_name="c", exporter=spans, export_mode="simple", **options)
+    with grpc.insecure_channel(target) as raw, use_baggage(Baggage.EMPTY.set("tenant", "acme")):
+        assert grpc.intercept_channel(raw, interceptor).unary_unary(f"/{SERVICE}/Get")(b"baggage") == received
     assert get_baggage() == Baggage.EMPTY
 
 

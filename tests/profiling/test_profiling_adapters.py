@@ -192,11 +192,15 @@ def test_token_triggered_profile_on_django(options: dict[str, Any], exporter: In
 
 
 def test_profiling_options_are_validated() -> None:
-    from c13_middleware import ConfigError
+    from c13_middleware import C13ASGIMiddleware, ConfigError
+    from c13_middleware.integrations.starlette import RefusedStartup
 
     for bad in ({"profile_secret": "short"}, {"profile_sample_rate": 2}, {"profile_type": "gpu"}):
+        # Starlette's adapter turns a wrong option into a refused start-up (docs/server.md), carrying the error
+        refused = C13Middleware(lambda scope, receive, send: None, **bad)  # type: ignore[arg-type]
+        assert isinstance(refused, RefusedStartup) and next(iter(bad)) in refused.message
         with pytest.raises(ConfigError):
-            C13Middleware(lambda scope, receive, send: None, **bad)  # type: ignore[arg-type]
+            C13ASGIMiddleware(lambda scope, receive, send: None, **bad)  # type: ignore[arg-type]
 
 
 def test_grpc_server_calls_are_profiled(exporter: InMemoryExporter) -> None:

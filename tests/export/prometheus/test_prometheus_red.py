@@ -81,8 +81,8 @@ def test_starlette_requests_are_counted_by_route_template(
 
     assert count(registry, server_labels("/items/{item_id:int}", "200")) == 3
     assert count(registry, server_labels("/items/{item_id:int}", "200", method="POST")) == 1
-    # The exception escaped the middleware before any response: no status code, error_type names the exception.
-    assert count(registry, server_labels("/boom", "", "RuntimeError")) == 1
+    # The exception escaped the middleware before any response: the server answers 500, error_type names the exception.
+    assert count(registry, server_labels("/boom", "500", "RuntimeError")) == 1
     assert count(registry, server_labels("", "404")) == 1  # no route: empty label, never the raw path
     # Excluded paths (and the metrics endpoint) never reach the histogram: 6 requests in all.
     assert sum(s.value for s in all_samples(registry, f"{DURATION}_count")) == 6
