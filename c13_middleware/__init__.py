@@ -68,6 +68,7 @@ if TYPE_CHECKING:
         SamplingResult,
         TraceIdRatioSampler,
     )
+    from .trace._shutdown import flush, flush_and_shutdown, set_shutdown_timeout
     from .trace._span import Event, Link, Span, SpanKind, SpanStatus, StatusCode
     from .trace._tracer import Tracer, configure, get_tracer
 
@@ -141,6 +142,8 @@ __all__ = [
     "extract",
     "extract_message",
     "finish_profile",
+    "flush",
+    "flush_and_shutdown",
     "get_baggage",
     "get_profile",
     "get_tracer",
@@ -158,6 +161,7 @@ __all__ = [
     "render_svg",
     "render_text",
     "server_timing_value",
+    "set_shutdown_timeout",
     "suppress_instrumentation",
     "use_baggage",
     "use_span",
@@ -221,6 +225,7 @@ _EXPORTS = {
         "SamplingResult",
         "TraceIdRatioSampler",
     ),
+    ".trace._shutdown": ("flush", "flush_and_shutdown", "set_shutdown_timeout"),
     ".trace._span": ("Event", "Link", "Span", "SpanKind", "SpanStatus", "StatusCode"),
     ".trace._tracer": ("Tracer", "configure", "get_tracer"),
 }

@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: one SERVER span per HTTP request or websocket connection; lifespan passes through."""
+"""Pure ASGI middleware: one SERVER span per HTTP request or websocket connection; lifespan passes through, and the
+queued spans are exported when the app has shut down."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 from ..trace._safety import log_once
+from ..trace._shutdown import flush
 from ..trace._span import Span
 from ._core import ServerCore, ServerRequest
 from ._head import RequestHead, new_head
@@ -121,7 +123,7 @@ class C13ASGIMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind != "http" and kind != "websocket":
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, _flushing_at_shutdown(send) if kind == "lifespan" else send)
             return
         request = self._start(scope)
         if request is None:
@@ -211,3 +213,18 @@ class C13ASGIMiddleware:
         finally:
             request.deactivate()
             self._finish(request, scope)
+
+
+def _flushing_at_shutdown(send: Send) -> Send:
+    """uvicorn re-raises SIGTERM once the app has shut down, so exit handlers never run: the spans still queued (the
+    shutdown handlers' own included) are exported when the app reports its shutdown, within the process budget."""
+
+    async def lifespan_send(message: Message) -> None:
+        if message.get("type") in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+            try:
+                flush()
+            except Exception:
+                log_once("lifespan-flush", "c13_middleware: exporting spans at shutdown failed", exc_info=True)
+        await send(message)
+
+    return lifespan_send

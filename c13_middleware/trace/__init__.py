@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         SamplingResult,
         TraceIdRatioSampler,
     )
+    from ._shutdown import flush, flush_and_shutdown, set_shutdown_timeout
     from ._span import Event, Link, Span, SpanKind, SpanOwner, SpanStatus, StatusCode
     from ._tracer import Tracer, configure, get_tracer
 
@@ -60,9 +61,12 @@ __all__ = [
     "TraceIdRatioSampler",
     "Tracer",
     "configure",
+    "flush",
+    "flush_and_shutdown",
     "current_span",
     "get_baggage",
     "get_tracer",
+    "set_shutdown_timeout",
     "suppress_instrumentation",
     "use_baggage",
     "use_span",
@@ -86,6 +90,7 @@ _EXPORTS = {
         "SamplingResult",
         "TraceIdRatioSampler",
     ),
+    "._shutdown": ("flush", "flush_and_shutdown", "set_shutdown_timeout"),
     "._span": ("Event", "Link", "Span", "SpanKind", "SpanOwner", "SpanStatus", "StatusCode"),
     "._tracer": ("Tracer", "configure", "get_tracer"),
 }
