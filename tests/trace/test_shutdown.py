@@ -23,7 +23,7 @@ from c13_middleware.trace._shutdown import (
     set_shutdown_timeout,
     shutdown_timeout,
 )
-from tests.export.otlp.otlp_receiver import Receiver
+from tests.export.otlp.otlp_receiver import Receiver, Reply
 from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,6 +100,22 @@ def test_exit_does_not_retry_an_unreachable_collector(tmp_path: Path) -> None:
     assert time.monotonic() - started < 2
 
 
+def test_exit_with_a_throttling_collector_takes_one_budget(tmp_path: Path) -> None:
+    throttling = Receiver()
+    throttling.default = Reply(429, {"Retry-After": "30"})  # "come back in 30 s", every time
+    try:
+        process = _start(PIPELINES.format(endpoints=[throttling.url] * 3), tmp_path, C13_SHUTDOWN_TIMEOUT="1")
+        _wait_ready(process)
+        started = time.monotonic()
+        _, err = process.communicate(timeout=30)
+        elapsed = time.monotonic() - started
+        assert process.returncode == 0, err
+        assert elapsed < 1 + 1.5, f"exit took {elapsed:.1f} s for a 1 s budget"
+        assert 1 <= len(throttling.received) <= 6  # each pipeline tried, none kept retrying
+    finally:
+        throttling.close()
+
+
 def test_exit_exports_what_is_queued(tmp_path: Path, receiver: Receiver) -> None:
     process = _start(PIPELINES.format(endpoints=[receiver.url]), tmp_path)
     _wait_ready(process)
@@ -162,18 +178,46 @@ UVICORN_APP = """
 """
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-def test_uvicorn_sigterm_exports_the_queued_spans(tmp_path: Path, receiver: Receiver) -> None:
-    pytest.importorskip("uvicorn")
+LIFESPAN_APP = """
+    from c13_middleware import C13ASGIMiddleware, configure, get_tracer
+    from c13_middleware.export.otlp import OTLPExporter
+
+    configure(service_name="uv", exporter=OTLPExporter({endpoint!r}))
+
+    async def inner(scope, receive, send):
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                kind = message["type"].rsplit(".", 1)[-1]
+                if kind == "shutdown":
+                    get_tracer().start_span("shutdown handler").end()
+                await send({{"type": f"lifespan.{{kind}}.complete"}})
+                if kind == "shutdown":
+                    return
+        with get_tracer().start_as_current_span("handled"):
+            await send({{"type": "http.response.start", "status": 200, "headers": []}})
+            await send({{"type": "http.response.body", "body": b"ok"}})
+
+    app = C13ASGIMiddleware(inner)
+"""
+
+GUNICORN_APP = """
+    from c13_middleware import configure, get_tracer
+    from c13_middleware.export.otlp import OTLPExporter
+
+    configure(service_name="gu", exporter=OTLPExporter({endpoint!r}))
+
+    def app(environ, start_response):
+        with get_tracer().start_as_current_span("handled"):
+            start_response("200 OK", [("content-type", "text/plain")])
+            return [b"ok"]
+"""
+
+
+def _serve_once_then_sigterm(command: list[str], port: int, env: dict[str, str]) -> None:
     import urllib.request
 
-    (tmp_path / "uvapp.py").write_text(textwrap.dedent(UVICORN_APP.format(endpoint=receiver.url)))
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "uvapp:app", "--app-dir", str(tmp_path), "--host", "127.0.0.1",
-         "--port", str(port), "--lifespan", "off", "--log-level", "warning"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -182,7 +226,7 @@ def test_uvicorn_sigterm_exports_the_queued_spans(tmp_path: Path, receiver: Rece
                     assert response.read() == b"ok"
                 break
             except OSError:
-                assert time.monotonic() < deadline and process.poll() is None, "uvicorn did not start"
+                assert time.monotonic() < deadline and process.poll() is None, "the server did not start"
                 time.sleep(0.1)
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=30)
@@ -190,7 +234,37 @@ def test_uvicorn_sigterm_exports_the_queued_spans(tmp_path: Path, receiver: Rece
         if process.poll() is None:
             process.kill()
             process.communicate()
-    assert _names(receiver) == ["handled"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize(
+    ("server", "source", "c13_sigterm", "expected"),
+    [
+        # c13's SIGTERM handler, chained after uvicorn's graceful shutdown re-raises the signal
+        ("uvicorn", UVICORN_APP, "true", ["handled"]),
+        # without that handler: the middleware's flush when the app reports its lifespan shutdown
+        ("uvicorn-lifespan", LIFESPAN_APP, "false", ["GET", "handled", "shutdown handler"]),
+        # gunicorn's worker exits normally after its SIGTERM: the exit handler's one budget
+        ("gunicorn", GUNICORN_APP, "true", ["handled"]),
+    ],
+)
+def test_a_server_stopped_by_sigterm_exports_the_queued_spans(
+    tmp_path: Path, receiver: Receiver, server: str, source: str, c13_sigterm: str, expected: list[str]
+) -> None:
+    (tmp_path / "served.py").write_text(textwrap.dedent(source.format(endpoint=receiver.url)))
+    port = free_port()
+    if server == "gunicorn":
+        pytest.importorskip("gunicorn")
+        command = [sys.executable, "-m", "gunicorn", "served:app", "--chdir", str(tmp_path), "--bind",
+                   f"127.0.0.1:{port}", "--workers", "1", "--log-level", "warning"]  # fmt: skip
+    else:
+        pytest.importorskip("uvicorn")
+        lifespan = "on" if server == "uvicorn-lifespan" else "off"
+        command = [sys.executable, "-m", "uvicorn", "served:app", "--app-dir", str(tmp_path), "--host", "127.0.0.1",
+                   "--port", str(port), "--lifespan", lifespan, "--log-level", "warning"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "C13_HANDLE_SIGTERM": c13_sigterm}
+    _serve_once_then_sigterm(command, port, env)
+    assert sorted(_names(receiver)) == sorted(expected)
 
 
 class Stuck(SpanExporter):
