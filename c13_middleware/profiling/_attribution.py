@@ -23,7 +23,8 @@ from ._exact import HOOK_CODES
 
 __all__ = ["Attribution", "Hit", "SessionMark", "SpanMark"]
 
-Hit = tuple[Any, tuple[CodeType, ...], list[FrameType], int]  # session, stack (leaf first), frames, span id
+# session, stack (leaf first), each frame's instruction offset (for its line, resolved at report time), frames, span
+Hit = tuple[Any, tuple[CodeType, ...], tuple[int, ...], list[FrameType], int]
 
 
 class SessionMark:
@@ -122,7 +123,7 @@ class Attribution:
                     span = mark.span_ids[-1]
                     break
             kept = frames[:cut]
-            hits.append((session, tuple([f.f_code for f in kept]), kept, span))
+            hits.append((session, tuple([f.f_code for f in kept]), tuple([f.f_lasti for f in kept]), kept, span))
         return hits
 
     def discover(self, frames: list[FrameType]) -> dict[Any, int] | None:

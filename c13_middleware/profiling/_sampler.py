@@ -230,11 +230,11 @@ class Sampler:
         if fraction is None:
             fraction = 0.0 if io is not None else 1.0
         state = _CPU if fraction >= 0.5 else _IO if io is not None else _WAIT
-        for session, stack, frames, span in hits:
+        for session, stack, lastis, frames, span in hits:
             if session.active:
                 seen.add(session)
                 session._tracker.sample(
-                    ident, stack, frames, span or session.current_span(), now, dt, fraction, state, io
+                    ident, stack, lastis, frames, span or session.current_span(), now, dt, fraction, state, io
                 )
 
 

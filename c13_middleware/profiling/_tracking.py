@@ -26,9 +26,8 @@ __all__ = ["Tracker"]
 _GENERATOR_FLAGS = 0x20 | 0x80 | 0x100 | 0x200
 _IO = SampleState.IO
 _ASYNC_LIBRARIES = frozenset({"asyncio", "anyio", "trio", "sniffio", "concurrent"})
-Sample = tuple[
-    tuple[CodeType, ...], float, float, int, int, int
-]  # stack (leaf first), weight, cpu, state, span, thread
+# stack (leaf first), instruction offsets (leaf first), weight, cpu, state, span, thread
+Sample = tuple[tuple[CodeType, ...], tuple[int, ...], float, float, int, int, int]
 
 
 class _Episode:
@@ -80,6 +79,7 @@ class Tracker:
         self,
         ident: int,
         stack: tuple[CodeType, ...],
+        lastis: tuple[int, ...],
         frames: list[FrameType],
         span: int,
         now: float,
@@ -97,7 +97,7 @@ class Tracker:
             self.own_cpu_s += cpu
         if stack:
             if len(self.samples) < self.max_samples:
-                self.samples.append((stack, weight, cpu, state, span, ident))
+                self.samples.append((stack, lastis, weight, cpu, state, span, ident))
             else:
                 self.dropped += 1
         episode = self._episodes.get(ident) if self._episodes else None

@@ -11,6 +11,7 @@ __all__ = [
     "FrameKey",
     "FunctionStats",
     "IOEvent",
+    "LineStats",
     "MemoryStats",
     "ProfileReport",
     "ProfileType",
@@ -84,7 +85,8 @@ class FunctionStats:
 
     ``samples``/``self_s``/``total_s`` come from sampling. ``calls`` is exact in EXACT mode (``calls_exact``), else
     the number of distinct invocations the sampler saw (long calls are always seen, short ones mostly not), and
-    ``min_s``/``avg_s``/``max_s`` are per observed invocation (sampling) or per call (exact mode).
+    ``min_s``/``avg_s``/``max_s`` are per observed invocation (sampling) or per call (exact mode). ``line`` is the
+    ``def`` line; ``hot_line`` the line of the function where most sampled time was spent (0: none sampled).
     """
 
     name: str
@@ -99,6 +101,30 @@ class FunctionStats:
     min_s: float | None = None
     avg_s: float | None = None
     max_s: float | None = None
+    hot_line: int = 0
+
+    @property
+    def location(self) -> str:
+        return f"{self.file}:{self.line}"
+
+    @property
+    def hot_location(self) -> str:
+        """``file:line`` of the hottest line, else of the ``def`` line."""
+        return f"{self.file}:{self.hot_line or self.line}"
+
+
+@dataclass(frozen=True, slots=True)
+class LineStats:
+    """One source line of one function. ``total_s``: sampled time with this line executing (in it or in what it
+    called). ``self_s``: time for which it was the innermost line of the application's own code on the stack (what a
+    library frame below it did is charged to the line that called the library)."""
+
+    function: str
+    file: str
+    line: int
+    samples: int
+    self_s: float
+    total_s: float
 
     @property
     def location(self) -> str:
@@ -107,13 +133,15 @@ class FunctionStats:
 
 @dataclass(frozen=True, slots=True)
 class CallNode:
-    """A node of the call tree (root to leaf), aggregated over samples."""
+    """A node of the call tree (root to leaf), aggregated over samples. ``lines``: ``(line, seconds)`` of the
+    function's lines executing in this node's samples, most time first."""
 
     frame: FrameKey
     samples: int
     total_s: float
     self_s: float
     children: tuple[CallNode, ...] = ()
+    lines: tuple[tuple[int, float], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +205,8 @@ class ProfilerOverhead:
 
 @dataclass(frozen=True, slots=True)
 class ReportSample:
-    """One stack sample: ``stack`` indexes ``ProfileReport.frames``, root first."""
+    """One stack sample: ``stack`` indexes ``ProfileReport.frames``, root first; ``lines`` holds the line each of
+    those frames was executing."""
 
     stack: tuple[int, ...]
     weight_s: float
@@ -185,6 +214,7 @@ class ReportSample:
     state: SampleState
     span_id: int
     thread_id: int
+    lines: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +243,7 @@ class ProfileReport:
     overhead: ProfilerOverhead
     notes: tuple[str, ...] = ()
     span_samples: dict[int, int] = field(default_factory=dict)
+    hot_lines: tuple[LineStats, ...] = ()  # by self time, then total time
 
     @property
     def memory_scope(self) -> str | None:

@@ -7,7 +7,6 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -22,6 +21,7 @@ from c13_middleware.profiling import (
 )
 from c13_middleware.profiling._hooks import SPAN_ACTIVATION_LISTENER
 from c13_middleware.profiling.renderers import speedscope_document
+from tests.profiling.pprof_reader import fields as _fields, packed as _packed
 from tests.profiling.profiling_helpers import burn_alpha, burn_beta
 
 SCHEMA = Path(__file__).with_name("data") / "speedscope-file-format-schema.json"
@@ -63,7 +63,9 @@ def test_speedscope_structure(report: ProfileReport) -> None:
     assert all(0 <= index < len(frames) for stack in profile["samples"] for index in stack)
     assert profile["endValue"] == pytest.approx(sum(profile["weights"]), abs=1e-3)
     leaves = {frames[stack[-1]]["name"] for stack in profile["samples"]}
-    assert {"burn_alpha", "burn_beta"} <= leaves
+    assert {name.rsplit(":", 1)[0] for name in leaves} >= {"burn_alpha", "burn_beta"}
+    for frame in frames:  # one frame per (function, executing line)
+        assert frame["name"].endswith(f":{frame['line']}")
     assert speedscope_document(report)["exporter"] == "c13_middleware"
 
 
@@ -86,45 +88,6 @@ def test_collapsed_stacks(report: ProfileReport) -> None:
     )
     with pytest.raises(ValueError):
         render_collapsed(report, weight="ms")
-
-
-# --- a minimal protobuf reader, against the field numbers of pprof's profile.proto ---------------------------------
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    shift = value = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, pos
-        shift += 7
-
-
-def _fields(data: bytes) -> dict[int, list[Any]]:
-    out: dict[int, list[Any]] = {}
-    pos = 0
-    while pos < len(data):
-        key, pos = _varint(data, pos)
-        field, wire = key >> 3, key & 7
-        if wire == 0:
-            value, pos = _varint(data, pos)
-        elif wire == 2:
-            length, pos = _varint(data, pos)
-            value, pos = data[pos : pos + length], pos + length
-        else:  # pragma: no cover - the writer emits no other wire types
-            raise AssertionError(f"unexpected wire type {wire}")
-        out.setdefault(field, []).append(value)
-    return out
-
-
-def _packed(chunks: list[bytes]) -> list[int]:
-    values = []
-    for chunk in chunks:
-        pos = 0
-        while pos < len(chunk):
-            value, pos = _varint(chunk, pos)
-            values.append(value)
-    return values
 
 
 def test_pprof_decodes_with_span_and_trace_labels(report: ProfileReport) -> None:

@@ -1,4 +1,7 @@
-"""Collapsed stacks for flamegraph.pl / inferno: one ``root;child;leaf count`` line per distinct stack."""
+"""Collapsed stacks for flamegraph.pl / inferno: one ``root;child;leaf count`` line per distinct stack.
+
+A frame is ``function (file:line)`` with the line it was executing, as py-spy writes them.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +12,24 @@ from .._types import FrameKey, ProfileReport
 __all__ = ["render_collapsed"]
 
 
-def _name(frame: FrameKey) -> str:
+def _name(frame: FrameKey, line: int) -> str:
     # ";" separates frames and the last space separates the count: keep both out of frame names.
-    return f"{frame.name} ({frame.file}:{frame.line})".replace(";", ":").replace("\n", " ")
+    return f"{frame.name} ({frame.file}:{line})".replace(";", ":").replace("\n", " ")
 
 
 def render_collapsed(report: ProfileReport, *, weight: str = "samples") -> str:
     """``weight``: "samples" (counts) or "us" (sampled wall time in microseconds)."""
     if weight not in ("samples", "us"):
         raise ValueError("weight must be 'samples' or 'us'")
-    names = [_name(f) for f in report.frames]
+    names: dict[tuple[int, int], str] = {}
     totals: Counter[str] = Counter()
     for sample in report.samples:
-        totals[";".join(names[i] for i in sample.stack)] += 1 if weight == "samples" else int(sample.weight_s * 1e6)
+        lines = sample.lines or tuple(report.frames[i].line for i in sample.stack)
+        parts = []
+        for key in zip(sample.stack, lines, strict=True):
+            name = names.get(key)
+            if name is None:
+                name = names[key] = _name(report.frames[key[0]], key[1])
+            parts.append(name)
+        totals[";".join(parts)] += 1 if weight == "samples" else int(sample.weight_s * 1e6)
     return "".join(f"{stack} {count}\n" for stack, count in sorted(totals.items()) if count > 0)

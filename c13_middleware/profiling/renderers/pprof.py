@@ -2,8 +2,9 @@
 
 Sample types ``samples/count``, ``wall/nanoseconds`` (default) and ``cpu/nanoseconds``; each sample carries string
 labels ``span_id`` (16 hex digits), ``trace_id`` (32 hex digits) and ``state`` (cpu/io/wait), and a numeric
-``thread_id``. One location and one function per Python function (line = its first line). Identical
-(stack, labels) samples are merged, as the format allows.
+``thread_id``. One function per Python function (``start_line`` = its ``def`` line) and one location per
+(function, executing line), so ``pprof -list`` puts the time on the line that spent it. Identical (stack, labels)
+samples are merged, as the format allows.
 """
 
 from __future__ import annotations
@@ -38,25 +39,34 @@ def render_pprof(report: ProfileReport) -> bytes:
     profile = Message()
     for kind, unit in (("samples", "count"), ("wall", "nanoseconds"), ("cpu", "nanoseconds")):
         profile.message(_P_SAMPLE_TYPE, Message().uint(1, strings(kind)).uint(2, strings(unit)))
+    locations: dict[tuple[int, int], int] = {}  # (frame index, line) -> location id
     merged: dict[tuple[tuple[int, ...], int, int, int], list[int]] = {}
     for sample in report.samples:
-        key = (sample.stack, sample.span_id, int(sample.state), sample.thread_id)
+        lines = sample.lines or tuple(report.frames[i].line for i in sample.stack)
+        ids = []
+        for frame_line in zip(sample.stack, lines, strict=True):
+            location = locations.get(frame_line)
+            if location is None:
+                location = locations[frame_line] = len(locations) + 1
+            ids.append(location)
+        ids.reverse()  # pprof: leaf first
+        key = (tuple(ids), sample.span_id, int(sample.state), sample.thread_id)
         values = merged.setdefault(key, [0, 0, 0])
         values[0] += 1
         values[1] += int(sample.weight_s * 1e9)
         values[2] += int(sample.cpu_s * 1e9)
     trace = f"{report.trace_id:032x}"
     states = ("cpu", "io", "wait")
-    for (stack, span_id, state, thread_id), values in merged.items():
-        message = Message().packed(1, [index + 1 for index in reversed(stack)]).packed(2, values)
+    for (location_ids, span_id, state, thread_id), values in merged.items():
+        message = Message().packed(1, location_ids).packed(2, values)
         message.message(3, Message().uint(1, strings("span_id")).uint(2, strings(f"{span_id:016x}")))
         message.message(3, Message().uint(1, strings("trace_id")).uint(2, strings(trace)))
         message.message(3, Message().uint(1, strings("state")).uint(2, strings(states[state])))
         message.message(3, Message().uint(1, strings("thread_id")).uint(3, thread_id))
         profile.message(_P_SAMPLE, message)
-    for index, frame in enumerate(report.frames):
-        line = Message().uint(1, index + 1).uint(2, frame.line)
-        profile.message(_P_LOCATION, Message().uint(1, index + 1).message(4, line))
+    for (index, line_number), location in locations.items():
+        line = Message().uint(1, index + 1).uint(2, line_number)
+        profile.message(_P_LOCATION, Message().uint(1, location).message(4, line))
     for index, frame in enumerate(report.frames):
         name = strings(frame.name)
         function = Message().uint(1, index + 1).uint(2, name).uint(3, name).uint(4, strings(frame.file))

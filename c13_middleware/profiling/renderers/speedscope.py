@@ -1,4 +1,7 @@
-"""speedscope JSON (https://www.speedscope.app/file-format-schema.json): one sampled profile per thread, in ms."""
+"""speedscope JSON (https://www.speedscope.app/file-format-schema.json): one sampled profile per thread, in ms.
+
+One frame per (function, executing line), named ``function:line`` so speedscope's views keep the lines apart.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +16,21 @@ SPEEDSCOPE_SCHEMA = "https://www.speedscope.app/file-format-schema.json"
 
 
 def speedscope_document(report: ProfileReport) -> dict[str, Any]:
-    frames = [{"name": f.name, "file": f.file, "line": f.line} for f in report.frames]
+    frames: list[dict[str, Any]] = []
+    index_of: dict[tuple[int, int], int] = {}
     by_thread: dict[int, tuple[list[list[int]], list[float]]] = {}
     for sample in report.samples:
         stacks, weights = by_thread.setdefault(sample.thread_id, ([], []))
-        stacks.append(list(sample.stack))
+        lines = sample.lines or tuple(report.frames[i].line for i in sample.stack)
+        stack = []
+        for key in zip(sample.stack, lines, strict=True):
+            index = index_of.get(key)
+            if index is None:
+                index = index_of[key] = len(frames)
+                frame = report.frames[key[0]]
+                frames.append({"name": f"{frame.name}:{key[1]}", "file": frame.file, "line": key[1]})
+            stack.append(index)
+        stacks.append(stack)
         weights.append(round(sample.weight_s * 1000, 6))
     title = report.name or f"profile {report.profile_id}"
     profiles = [

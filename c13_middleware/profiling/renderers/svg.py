@@ -62,6 +62,8 @@ def render_svg(report: ProfileReport, *, width: int = 1200, min_width_px: float 
         tip = (
             f"{label}{where} - {node.total_s * 1000:.1f} ms ({100 * node.total_s / total:.1f}%), {node.samples} samples"
         )
+        if node.lines:
+            tip += "; lines " + ", ".join(f"{line}: {seconds * 1000:.1f} ms" for line, seconds in node.lines[:5])
         parts.append(
             f'<g><title>{escape(tip)}</title><rect x="{x:.2f}" y="{y}" width="{w:.2f}" height="{_ROW - 1}" '
             f'fill="{_color(label)}" rx="2"/>'

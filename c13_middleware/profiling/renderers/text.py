@@ -1,4 +1,4 @@
-"""Plain-text report: time split, top functions, slow IO, memory hotspots and recommendations."""
+"""Plain-text report: time split, top functions, hot lines, slow IO, memory hotspots and recommendations."""
 
 from __future__ import annotations
 
@@ -27,6 +27,12 @@ def render_text(report: ProfileReport, *, limit: int = 20) -> str:
         calls = "-" if f.calls is None else f"{f.calls}{'' if f.calls_exact else '~'}"
         figures = f"{_ms(f.self_s):>9} {_ms(f.total_s):>9} {f.samples:>7} {calls:>9} {_ms(f.avg_s):>8}"
         lines.append(f"{figures}  {f.name} ({f.location})")
+    hot = [h for h in report.hot_lines[:limit] if h.self_s > 0]
+    if hot:
+        lines += ["", "Hot lines (self: the innermost line of application code)"]
+        lines.append(f"{'self ms':>9} {'total ms':>9} {'samples':>7}  file:line  function")
+        for h in hot:
+            lines.append(f"{_ms(h.self_s):>9} {_ms(h.total_s):>9} {h.samples:>7}  {h.location}  {h.function}")
     if report.slow_io:
         lines += ["", "Slow IO"]
         lines += [f"{_ms(e.duration_s):>9} ms  {e.kind:<8} {e.name}  at {e.where}" for e in report.slow_io[:limit]]
