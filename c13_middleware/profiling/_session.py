@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from types import FrameType, TracebackType
 from typing import Any, TypeVar
 
+from ._awaits import AwaitChain, registered_site
 from ._hooks import ACTIVE_SESSIONS, SPAN_ACTIVATION_LISTENER
 from ._modes import ModeRecorders
 from ._report import RawProfile, build_report
@@ -62,6 +63,9 @@ class ProfileSession:
         self.loop_thread: int | None = None
         self._state = "new"
         self._frames: list[FrameType] = []
+        self._includes: dict[FrameType, bool] = {}  # registered frame -> part of the profile itself
+        self._task: asyncio.Task[Any] | None = None
+        self._awaits = AwaitChain()
         self._spans = SpanTracker(self, span_id, None)
         self._external: list[IOEvent] = []
         self._tracker = Tracker(self.thresholds.slow_io_s, max_samples)
@@ -99,6 +103,9 @@ class ProfileSession:
         self._state = "stopped"
         SAMPLER.unregister(self)  # waits for a tick in progress (no sample arrives after this); unmarks our frames
         self._frames.clear()
+        self._includes.clear()
+        self._awaits.clear()
+        self._task = None
         self._spans.frames.clear()
         try:
             self._modes.stop_memory()
@@ -182,6 +189,7 @@ class ProfileSession:
         try:
             asyncio.get_running_loop()
             self.loop_thread = self._thread
+            self._task = asyncio.current_task()
         except RuntimeError:
             self.loop_thread = None
         self._started_at = time.time()
@@ -205,6 +213,7 @@ class ProfileSession:
     def _mark(self, frame: FrameType, include: bool) -> None:
         SAMPLER.mark(frame, SessionMark(self, include))
         self._frames.append(frame)
+        self._includes.setdefault(frame, include)
 
     def _reset_context(self) -> None:
         """Leave the context as if this session had not been there; sessions may stop in any order."""
@@ -226,7 +235,14 @@ class ProfileSession:
 
     # called by the sampler thread (samples go straight to ``_tracker``) ----------------------------------------
     def _on_idle(self, now: float, dt: float, loop_idle: bool) -> None:
-        self._tracker.suspended(now, dt, loop_idle, self._root, self._frames)
+        wait = None
+        if self._root is not None:  # run_async: the chain starts at the request's own awaitable
+            wait = self._awaits.read(self._root, {})
+        elif self._task is not None:
+            wait = self._awaits.read(self._task.get_coro(), self._includes)
+        if wait is None and self._frames:
+            wait = registered_site(self._frames[0])
+        self._tracker.suspended(now, dt, loop_idle, wait, self.current_span(), self.loop_thread or 0)
 
     def _on_tick(self, cost: float) -> None:
         self._tracker.ticks += 1

@@ -1,0 +1,159 @@
+"""Where a suspended asyncio request waits: its await chain, read by the sampler thread.
+
+A suspended coroutine is on no thread's stack, but its task holds it: from the task's coroutine, ``cr_await``
+(``gi_yieldfrom`` for generator-based awaitables) leads from each suspended coroutine to the one it awaits, down to
+the innermost awaitable (a ``Future``, a task). The chain is read from the request's registered frame down. The
+*site* is the innermost frame of the application's own code in it (else the innermost outside the async libraries):
+the line the request waits on. What it awaits is named after the next coroutine in the chain (``asyncio.sleep``,
+``anyio.to_thread.run_sync``) or the innermost awaitable's type (``Future``).
+
+The waiting sample's stack is the chain from the registered frame to the site, plus a leaf frame
+``[await] <what>``, so awaited time shows in every output under the line that awaited. The stack tuples are reused
+while the innermost suspended frame, its instruction and what it awaits are unchanged (a request waiting on one
+``await`` costs a walk of its chain per tick and no allocation).
+"""
+
+from __future__ import annotations
+
+import linecache
+import sys
+from types import CodeType, CoroutineType, FrameType, GeneratorType
+from typing import Any
+
+from ._lines import is_library
+
+__all__ = ["AwaitChain", "WaitSite", "registered_site"]
+
+_ASYNC_LIBRARIES = frozenset({"asyncio", "anyio", "trio", "sniffio", "concurrent"})
+_MAX_DEPTH = 128
+_synthetic: dict[tuple[str, str, int], CodeType] = {}
+_names: dict[CodeType, str] = {}
+_TEMPLATE = compile("pass", "<await>", "exec")
+
+
+class WaitSite:
+    """A suspended request's waiting stack (leaf first, the ``[await]`` frame at index 0) and its site."""
+
+    __slots__ = ("lastis", "site", "stack", "what")
+
+    def __init__(self, stack: tuple[CodeType, ...], lastis: tuple[int, ...], site: FrameType, what: str) -> None:
+        self.stack = stack
+        self.lastis = lastis
+        self.site = site
+        self.what = what
+
+
+def _package(frame: FrameType) -> str:
+    name = frame.f_globals.get("__name__")
+    return name.partition(".")[0] if isinstance(name, str) else ""
+
+
+def _awaited_name(frame: FrameType) -> str:
+    """``asyncio.sleep`` for ``asyncio.tasks.sleep`` (the package exports it), else ``module.qualname``."""
+    code = frame.f_code
+    name = _names.get(code)
+    if name is None:
+        module = frame.f_globals.get("__name__")
+        module = module if isinstance(module, str) else "?"
+        qualname = getattr(code, "co_qualname", code.co_name)
+        package = sys.modules.get(module.partition(".")[0])
+        exported = getattr(package, code.co_name, None) if package is not None else None
+        if getattr(exported, "__code__", None) is code:
+            name = f"{module.partition('.')[0]}.{code.co_name}"
+        else:
+            name = f"{module}.{qualname}"
+        if len(_names) > 10_000:  # pragma: no cover
+            _names.clear()
+        _names[code] = name
+    return name
+
+
+def _leaf(what: str, file: str, line: int) -> CodeType:
+    """A code object standing for the awaited operation (reports name frames after their code objects)."""
+    key = (what, file, line)
+    code = _synthetic.get(key)
+    if code is None:
+        label = f"[await] {what}"
+        code = _TEMPLATE.replace(co_name=label, co_filename=file, co_firstlineno=max(line, 1))
+        if sys.version_info >= (3, 11):
+            code = code.replace(co_qualname=label)
+        if len(_synthetic) > 10_000:  # pragma: no cover
+            _synthetic.clear()
+        _synthetic[key] = code
+    return code
+
+
+class AwaitChain:
+    """One session's view of its suspended request."""
+
+    __slots__ = ("_key", "_last")
+
+    def __init__(self) -> None:
+        self._key: tuple[Any, ...] | None = None
+        self._last: WaitSite | None = None
+
+    def read(self, start: Any, registered: dict[FrameType, bool]) -> WaitSite | None:
+        """The waiting stack below the first registered frame met from ``start`` (a coroutine), or None."""
+        chain: list[FrameType] = []
+        collecting = not registered
+        awaitable = start
+        for _ in range(_MAX_DEPTH):
+            kind = type(awaitable)
+            if kind is CoroutineType:
+                frame, awaitable = awaitable.cr_frame, awaitable.cr_await
+            elif kind is GeneratorType:
+                frame, awaitable = awaitable.gi_frame, awaitable.gi_yieldfrom
+            else:
+                break
+            if frame is None:
+                break
+            if not collecting:
+                include = registered.get(frame)
+                if include is None:
+                    continue
+                collecting = True
+                if not include:
+                    continue
+            chain.append(frame)
+        if not chain:
+            return None
+        innermost = chain[-1]
+        key = (innermost, innermost.f_lasti, awaitable, len(chain))
+        if key == self._key and self._last is not None:
+            return self._last
+        site_index = _site(chain)
+        site = chain[site_index]
+        if site_index + 1 < len(chain):
+            below = chain[site_index + 1]
+            what = _awaited_name(below)
+            leaf = _leaf(what, below.f_code.co_filename, below.f_code.co_firstlineno)
+        else:
+            what = type(awaitable).__name__ if awaitable is not None else "?"
+            leaf = _leaf(what, "<await>", 1)
+        kept = chain[: site_index + 1]
+        stack = (leaf, *[f.f_code for f in reversed(kept)])
+        lastis = (-1, *[f.f_lasti for f in reversed(kept)])
+        self._key = key
+        self._last = WaitSite(stack, lastis, site, what)
+        return self._last
+
+    def clear(self) -> None:
+        self._key = self._last = None
+
+
+def _site(chain: list[FrameType]) -> int:
+    """Index of the innermost application frame, else of the innermost frame outside the async libraries."""
+    fallback = -1
+    for index in range(len(chain) - 1, -1, -1):
+        frame = chain[index]
+        if not is_library(frame.f_code.co_filename):
+            return index
+        if fallback < 0 and _package(frame) not in _ASYNC_LIBRARIES:
+            fallback = index
+    return fallback if fallback >= 0 else len(chain) - 1
+
+
+def registered_site(frame: FrameType) -> WaitSite:
+    """When the chain cannot be read (no task): the registered frame itself, named after its source line."""
+    text = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()[:120] or frame.f_code.co_name
+    return WaitSite((_leaf(text, "<await>", 1), frame.f_code), (-1, frame.f_lasti), frame, text)
