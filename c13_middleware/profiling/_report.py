@@ -52,6 +52,7 @@ class RawProfile:
     thresholds: ProfilingThresholds
     interval_s: float
     notes: tuple[str, ...]
+    service: str = ""
 
 
 def build_report(raw: RawProfile) -> ProfileReport:
@@ -170,6 +171,8 @@ def build_report(raw: RawProfile) -> ProfileReport:
         overhead=overhead,
         notes=tuple(notes),
         span_samples=dict(Counter(s.span_id for s in samples)),
+        service=raw.service,
+        thread_names=dict(tracker.thread_names),
         hot_lines=tuple(sorted(line_stats, key=lambda ls: (ls.self_s, ls.total_s), reverse=True)),
     )
 

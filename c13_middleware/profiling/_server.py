@@ -38,6 +38,7 @@ class RequestProfiler:
             default_type=config.profile_type,
         )
         self.thresholds = ProfilingThresholds()
+        self.service = config.service_name
 
     def decide(self, method: str, path: str, header: Callable[[str], str | None]) -> ProfileDecision | None:
         try:
@@ -57,6 +58,7 @@ class RequestProfiler:
                 trace_id=span.context.trace_id,
                 span_id=span.context.span_id,
                 thresholds=self.thresholds,
+                service=self.service,
             )
             profile = RequestProfile(session, decision, span)
             session.start_at(frame)

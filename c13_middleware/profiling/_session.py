@@ -52,8 +52,10 @@ class ProfileSession:
         span_id: int = 0,
         thresholds: ProfilingThresholds | None = None,
         max_samples: int = 100_000,
+        service: str = "",
     ) -> None:
         self.profile_id = secrets.token_hex(8)
+        self.service = service
         self.profile_type = ProfileType.parse(profile_type)
         self.name = name
         self.trace_id = trace_id
@@ -281,4 +283,5 @@ class ProfileSession:
             thresholds=self.thresholds,
             interval_s=SAMPLER.interval_s,
             notes=tuple(self._modes.notes),
+            service=self.service,
         )

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import threading
 from types import CodeType, FrameType
 from typing import Any
 
@@ -57,6 +58,7 @@ class Tracker:
         self.await_io_s = 0.0
         self.await_other_s = 0.0
         self.io_events: list[IOEvent] = []
+        self.thread_names: dict[int, str] = {}
         self.invocations: dict[CodeType, list[Any]] = {}
         self._started = 0.0
         self._thread = 0
@@ -91,6 +93,8 @@ class Tracker:
         weight = now - self._started
         if dt < weight:
             weight = dt
+        if ident not in self.thread_names:
+            self.thread_names[ident] = _thread_name(ident)
         cpu = weight * fraction
         self.cpu_s += cpu
         if ident == self._thread:
@@ -124,6 +128,8 @@ class Tracker:
             self.await_other_s += weight
         if wait is None:
             return
+        if thread not in self.thread_names:
+            self.thread_names[thread] = _thread_name(thread)
         if len(self.samples) < self.max_samples:
             self.samples.append((wait.stack, wait.lastis, weight, 0.0, _IO if loop_idle else _WAIT, span, thread))
         else:
@@ -206,6 +212,14 @@ class Tracker:
                 if duration > stats[3]:
                     stats[3] = duration
         self._ended.clear()
+
+
+def _thread_name(ident: int) -> str:
+    """Once per thread and profile (not per sample): the thread's name, or its id when it is not a Python thread."""
+    for thread in threading.enumerate():
+        if thread.ident == ident:
+            return thread.name
+    return str(ident)
 
 
 def _where(frames: list[FrameType]) -> str:

@@ -244,6 +244,8 @@ class ProfileReport:
     notes: tuple[str, ...] = ()
     span_samples: dict[int, int] = field(default_factory=dict)
     hot_lines: tuple[LineStats, ...] = ()  # by self time, then total time
+    service: str = ""  # the service the profile was taken in (the middleware's service_name)
+    thread_names: dict[int, str] = field(default_factory=dict)  # thread id -> name, for the sampled threads
 
     @property
     def memory_scope(self) -> str | None:

@@ -27,6 +27,7 @@ from c13_middleware.profiling import (
     render_svg,
     render_text,
 )
+from c13_middleware.profiling._lines import display_path
 from tests.conftest import traced_starlette
 from tests.profiling.pprof_reader import decode
 from tests.profiling.profiling_helpers import run_async
@@ -83,7 +84,7 @@ def test_slow_io_points_at_the_user_await_line(report: ProfileReport) -> None:
     assert event.name == "asyncio.sleep" and event.where == f"{__file__}:{AWAIT_LINE}"
     assert event.duration_s >= 0.06
     assert "c13_middleware" not in event.where
-    assert f"asyncio.sleep  at {__file__}:{AWAIT_LINE}" in render_text(report)
+    assert f"asyncio.sleep  at {display_path(__file__)}:{AWAIT_LINE}" in render_text(report)
 
 
 def test_every_format_shows_the_await(report: ProfileReport) -> None:
@@ -101,7 +102,8 @@ def test_every_format_shows_the_await(report: ProfileReport) -> None:
     assert any(f["name"].startswith(WAIT) for f in frames)
     assert sum(document["profiles"][0]["weights"]) >= 0.85 * report.wall_s * 1000
 
-    pattern = re.compile(rf"handler \({re.escape(__file__)}:{AWAIT_LINE}\);\[await\] asyncio\.sleep \(.*\) (\d+)$")
+    here = re.escape(display_path(__file__))
+    pattern = re.compile(rf"handler \({here}:{AWAIT_LINE}\);\[await\] asyncio\.sleep \(.*\) (\d+)$")
     collapsed = [pattern.search(line) for line in render_collapsed(report, weight="us").splitlines()]
     assert sum(int(m.group(1)) for m in collapsed if m) >= 60_000
 

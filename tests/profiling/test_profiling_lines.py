@@ -73,16 +73,18 @@ def test_report_functions_and_hot_lines(report: ProfileReport) -> None:
 
 
 def test_text_collapsed_speedscope_and_svg_show_the_hot_line(report: ProfileReport) -> None:
+    here = display_path(__file__)
+    assert here == "tests/profiling/test_profiling_lines.py"  # relative to the sys.path entry it was imported from
     text = render_text(report)
     hot_section = text.split("Hot lines", 1)[1]
-    assert f"{__file__}:{HOT_LINE}  serialize" in hot_section.splitlines()[2]
+    assert f"{here}:{HOT_LINE}  serialize" in hot_section.splitlines()[2]
     collapsed = render_collapsed(report, weight="samples")
     on_hot = sum(
-        int(line.rsplit(" ", 1)[1]) for line in collapsed.splitlines() if f"serialize ({__file__}:{HOT_LINE})" in line
+        int(line.rsplit(" ", 1)[1]) for line in collapsed.splitlines() if f"serialize ({here}:{HOT_LINE})" in line
     )
     assert on_hot >= 0.8 * len(report.samples)
     frames = speedscope_document(report)["shared"]["frames"]
-    assert {"name": f"serialize:{HOT_LINE}", "file": __file__, "line": HOT_LINE} in frames
+    assert {"name": f"serialize:{HOT_LINE}", "file": here, "line": HOT_LINE} in frames
     titles = [t.text or "" for t in ET.fromstring(render_svg(report)).iter("{http://www.w3.org/2000/svg}title")]
     [tip] = [t for t in titles if t.startswith("serialize ")]
     assert f"lines {HOT_LINE}: " in tip

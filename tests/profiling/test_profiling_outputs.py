@@ -70,7 +70,7 @@ def test_speedscope_structure(report: ProfileReport) -> None:
 
 
 def test_collapsed_stacks(report: ProfileReport) -> None:
-    text = render_collapsed(report)
+    text = render_collapsed(report, weight="samples")
     lines = text.splitlines()
     assert lines and text.endswith("\n")
     total = 0
@@ -82,10 +82,11 @@ def test_collapsed_stacks(report: ProfileReport) -> None:
         total += int(match.group(2))
     assert total == len(report.samples)
     assert any(line.split(";")[-1].startswith("burn_alpha (") for line in lines)
-    micro = render_collapsed(report, weight="us")
+    micro = render_collapsed(report)  # the default: sampled wall time in microseconds
     assert sum(int(line.rsplit(" ", 1)[1]) for line in micro.splitlines()) == pytest.approx(
         sum(s.weight_s for s in report.samples) * 1e6, rel=0.01
     )
+    assert micro == render_collapsed(report, weight="us")
     with pytest.raises(ValueError):
         render_collapsed(report, weight="ms")
 

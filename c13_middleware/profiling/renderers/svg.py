@@ -1,6 +1,7 @@
 """A self-contained SVG flame graph: no scripts, no external fonts or styles; hover titles show the figures.
 
-The root (the request) is the bottom row; each frame's width is its share of the sampled wall time.
+The root (the request) is the bottom row; each frame's width is its share of the sampled wall time
+(``weight="samples"``: of the samples). Files are shown relative to their ``sys.path`` entry.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import zlib
 from xml.sax.saxutils import escape
 
+from .._lines import display_path
 from .._types import CallNode, ProfileReport
 
 __all__ = ["render_svg"]
@@ -32,9 +34,12 @@ def _depth(node: CallNode, limit: int = 256) -> int:
     return deepest
 
 
-def render_svg(report: ProfileReport, *, width: int = 1200, min_width_px: float = 0.5) -> str:
+def render_svg(report: ProfileReport, *, width: int = 1200, min_width_px: float = 0.5, weight: str = "time") -> str:
+    if weight not in ("time", "samples"):
+        raise ValueError("weight must be 'time' or 'samples'")
+    by_time = weight == "time"
     root = report.call_tree
-    total = root.total_s or 1.0
+    total = (root.total_s if by_time else root.samples) or 1.0
     depth = _depth(root)
     header = 40
     height = header + depth * _ROW + 8
@@ -47,21 +52,21 @@ def render_svg(report: ProfileReport, *, width: int = 1200, min_width_px: float 
         f'viewBox="0 0 {width} {height}" font-family="monospace" font-size="12">',
         f'<rect x="0" y="0" width="{width}" height="{height}" fill="#fbfbf5"/>',
         f'<text x="{width / 2:.0f}" y="18" text-anchor="middle" font-size="14">{escape(title)}</text>',
-        f'<text x="8" y="34" fill="#555">{len(report.samples)} samples; width = share of sampled time</text>',
+        f'<text x="8" y="34" fill="#555">{len(report.samples)} samples; width = share of '
+        f"{'sampled time' if by_time else 'samples'}</text>",
     ]
     scale = (width - 16) / total
     pending: list[tuple[CallNode, float, int]] = [(root, 8.0, 0)]
     while pending:
         node, x, level = pending.pop()
-        w = node.total_s * scale
+        w = (node.total_s if by_time else node.samples) * scale
         if w < min_width_px:
             continue
         y = height - 8 - (level + 1) * _ROW
         label = "all" if level == 0 else node.frame.name
-        where = f" {node.frame.file}:{node.frame.line}" if level else ""
-        tip = (
-            f"{label}{where} - {node.total_s * 1000:.1f} ms ({100 * node.total_s / total:.1f}%), {node.samples} samples"
-        )
+        where = f" {display_path(node.frame.file)}:{node.frame.line}" if level else ""
+        share = 100 * (node.total_s if by_time else node.samples) / total
+        tip = f"{label}{where} - {node.total_s * 1000:.1f} ms ({share:.1f}%), {node.samples} samples"
         if node.lines:
             tip += "; lines " + ", ".join(f"{line}: {seconds * 1000:.1f} ms" for line, seconds in node.lines[:5])
         parts.append(
@@ -76,6 +81,6 @@ def render_svg(report: ProfileReport, *, width: int = 1200, min_width_px: float 
         child_x = x
         for child in node.children:
             pending.append((child, child_x, level + 1))
-            child_x += child.total_s * scale
+            child_x += (child.total_s if by_time else child.samples) * scale
     parts.append("</svg>")
     return "\n".join(parts) + "\n"

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from .._lines import display_path
 from .._types import ProfileReport
 
 __all__ = ["render_text"]
+
+
+def _shown(where: str) -> str:
+    """``/abs/path/app.py:16`` -> ``app.py:16`` (relative to its ``sys.path`` entry); URLs and names unchanged."""
+    file, colon, line = where.rpartition(":")
+    return f"{display_path(file)}:{line}" if colon and line.isdigit() and file.startswith("/") else where
 
 
 def _ms(seconds: float | None) -> str:
@@ -26,16 +33,19 @@ def render_text(report: ProfileReport, *, limit: int = 20) -> str:
     for f in report.top_functions[:limit]:
         calls = "-" if f.calls is None else f"{f.calls}{'' if f.calls_exact else '~'}"
         figures = f"{_ms(f.self_s):>9} {_ms(f.total_s):>9} {f.samples:>7} {calls:>9} {_ms(f.avg_s):>8}"
-        lines.append(f"{figures}  {f.name} ({f.location})")
+        lines.append(f"{figures}  {f.name} ({display_path(f.file)}:{f.line})")
     hot = [h for h in report.hot_lines[:limit] if h.self_s > 0]
     if hot:
         lines += ["", "Hot lines (self: the innermost line of application code)"]
         lines.append(f"{'self ms':>9} {'total ms':>9} {'samples':>7}  file:line  function")
         for h in hot:
-            lines.append(f"{_ms(h.self_s):>9} {_ms(h.total_s):>9} {h.samples:>7}  {h.location}  {h.function}")
+            where = f"{display_path(h.file)}:{h.line}"
+            lines.append(f"{_ms(h.self_s):>9} {_ms(h.total_s):>9} {h.samples:>7}  {where}  {h.function}")
     if report.slow_io:
         lines += ["", "Slow IO"]
-        lines += [f"{_ms(e.duration_s):>9} ms  {e.kind:<8} {e.name}  at {e.where}" for e in report.slow_io[:limit]]
+        lines += [
+            f"{_ms(e.duration_s):>9} ms  {e.kind:<8} {e.name}  at {_shown(e.where)}" for e in report.slow_io[:limit]
+        ]
     if report.memory is not None:
         m = report.memory
         lines += [
