@@ -58,7 +58,8 @@ def _slow_functions(
         message = (
             f"{stats.name} ({stats.hot_location}) takes {stats.avg_s * 1000:.0f} ms per call on average "
             f"({how}, {stats.calls} call(s), max {stats.max_s * 1000:.0f} ms), over the "
-            f"{limit * 1000:.0f} ms threshold; {stats.self_s * 1000:.0f} ms of it is in its own code: "
+            f"{limit * 1000:.0f} ms threshold; {max(stats.self_s, stats.app_self_s) * 1000:.0f} ms of it is at its "
+            "own lines (library calls they make included): "
             "optimise it, cache its result or move it off the request path."
         )
         out.append(Recommendation("slow_function", message, stats.name, stats.hot_location, stats.avg_s, limit))

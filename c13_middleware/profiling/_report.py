@@ -112,9 +112,9 @@ def build_report(raw: RawProfile) -> ProfileReport:
             if depth == len(indices) - 1:
                 node[2] += weight
             level = node[3]
-    line_stats, hot = _line_stats(per_stack.values(), frames)
+    line_stats, hot, charged = _line_stats(per_stack.values(), frames)
 
-    functions = _functions(raw, frames, index_of, count, self_s, self_cpu, total_s, hot)
+    functions = _functions(raw, frames, index_of, count, self_s, self_cpu, total_s, hot, charged)
     by_key = {f.name + "\0" + f.location: f for f in functions}
     callee_stats = {
         frames[caller].name + "\0" + frames[caller].location: [
@@ -162,7 +162,11 @@ def build_report(raw: RawProfile) -> ProfileReport:
         frames=tuple(frames),
         samples=tuple(samples),
         functions=tuple(functions),
-        top_functions=tuple(functions[: raw.thresholds.hot_functions]),
+        top_functions=tuple(
+            sorted(functions, key=lambda f: (f.app_self_s, f.self_s, f.total_s), reverse=True)[
+                : raw.thresholds.hot_functions
+            ]
+        ),
         call_tree=root,
         slow_io=tuple(slow_io),
         memory=raw.memory,
@@ -186,6 +190,7 @@ def _functions(
     self_cpu: list[float],
     total_s: list[float],
     hot: dict[int, int],
+    charged: dict[int, float],
 ) -> list[FunctionStats]:
     invocations = raw.tracker.invocations
     out: list[FunctionStats] = []
@@ -203,7 +208,7 @@ def _functions(
         out.append(
             FunctionStats(
                 key.name, key.file, key.line, count[index], self_s[index], total_s[index], self_cpu[index],
-                calls, exact, low, avg, high, hot.get(index, 0),
+                calls, exact, low, avg, high, hot.get(index, 0), charged.get(index, 0.0),
             )
         )  # fmt: skip
     for code, (calls, total, low, high) in (raw.exact or {}).items():
@@ -216,9 +221,12 @@ def _functions(
     return out
 
 
-def _line_stats(per_stack: Iterable[list[Any]], frames: list[FrameKey]) -> tuple[list[LineStats], dict[int, int]]:
+def _line_stats(
+    per_stack: Iterable[list[Any]], frames: list[FrameKey]
+) -> tuple[list[LineStats], dict[int, int], dict[int, float]]:
     """Per (function, line): total time with the line executing, and self time as the innermost application line;
-    and each function's hottest line (most total time)."""
+    each function's hottest line (most total time); and per function, the time it was the innermost application
+    frame (its self time plus that of the library code below it)."""
     library = [is_library(f.file) for f in frames]
     figures: dict[tuple[int, int], list[Any]] = {}  # (frame index, line) -> [samples, self, total]
     for indices, lines, n, weight, _cpu in per_stack:
@@ -242,7 +250,10 @@ def _line_stats(per_stack: Iterable[list[Any]], frames: list[FrameKey]) -> tuple
         LineStats(frames[index].name, frames[index].file, line, n, own, total)
         for (index, line), (n, own, total) in figures.items()
     ]
-    return stats, {index: line for index, (_total, line) in hot.items()}
+    charged: dict[int, float] = {}
+    for (index, _line), (_n, own, _total) in figures.items():
+        charged[index] = charged.get(index, 0.0) + own
+    return stats, {index: line for index, (_total, line) in hot.items()}, charged
 
 
 def _nodes(level: dict[int, list[Any]], frames: list[FrameKey]) -> tuple[CallNode, ...]:

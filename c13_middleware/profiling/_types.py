@@ -87,6 +87,8 @@ class FunctionStats:
     the number of distinct invocations the sampler saw (long calls are always seen, short ones mostly not), and
     ``min_s``/``avg_s``/``max_s`` are per observed invocation (sampling) or per call (exact mode). ``line`` is the
     ``def`` line; ``hot_line`` the line of the function where most sampled time was spent (0: none sampled).
+    ``app_self_s``: time for which it was the innermost frame of application code on the stack (its self time plus
+    that of the standard library, packages and c13 code below it); 0 for library code under application code.
     """
 
     name: str
@@ -102,6 +104,7 @@ class FunctionStats:
     avg_s: float | None = None
     max_s: float | None = None
     hot_line: int = 0
+    app_self_s: float = 0.0
 
     @property
     def location(self) -> str:
@@ -234,7 +237,7 @@ class ProfileReport:
     frames: tuple[FrameKey, ...]
     samples: tuple[ReportSample, ...]
     functions: tuple[FunctionStats, ...]  # sorted by self time, then total time
-    top_functions: tuple[FunctionStats, ...]
+    top_functions: tuple[FunctionStats, ...]  # by app_self_s (application code first), then self and total time
     call_tree: CallNode
     slow_io: tuple[IOEvent, ...]
     memory: MemoryStats | None

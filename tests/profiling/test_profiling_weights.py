@@ -35,8 +35,8 @@ def sort_in_c(rounds: int) -> None:
 
 
 def loop_in_python(seconds: float) -> None:
-    end = time.thread_time() + seconds
-    while time.thread_time() < end:
+    end = time.perf_counter() + seconds  # wall time, as the sorting is measured
+    while time.perf_counter() < end:
         pass
 
 
@@ -67,7 +67,7 @@ def test_collapsed_proportions_match_pprof_within_5_points(report: ProfileReport
     wall = sum(values[1] for _stack, values, _labels in profile.samples)
     in_sort = sum(values[1] for stack, values, _labels in profile.samples if any(f[0] == "sort_in_c" for f in stack))
     pprof_share = in_sort / wall
-    assert 0.3 <= pprof_share <= 0.7  # about half the time, as measured
+    assert 0.25 <= pprof_share <= 0.75  # about half the wall time, as measured
     assert abs(_collapsed_share(render_collapsed(report), "sort_in_c") - pprof_share) <= 0.05
     # The ticks are uneven: counting samples would misstate it (the reason counts are not the default).
     counted = _collapsed_share(render_collapsed(report, weight="samples"), "sort_in_c")

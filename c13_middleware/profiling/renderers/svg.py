@@ -1,7 +1,8 @@
 """A self-contained SVG flame graph: no scripts, no external fonts or styles; hover titles show the figures.
 
 The root (the request) is the bottom row; each frame's width is its share of the sampled wall time
-(``weight="samples"``: of the samples). Files are shown relative to their ``sys.path`` entry.
+(``weight="samples"``: of the samples). Files are shown relative to their ``sys.path`` entry. Library frames are
+folded into one node per run (``_fold``) unless ``show_library=True``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from xml.sax.saxutils import escape
 
 from .._lines import display_path
 from .._types import CallNode, ProfileReport
+from ._fold import folded_tree
 
 __all__ = ["render_svg"]
 
@@ -34,11 +36,18 @@ def _depth(node: CallNode, limit: int = 256) -> int:
     return deepest
 
 
-def render_svg(report: ProfileReport, *, width: int = 1200, min_width_px: float = 0.5, weight: str = "time") -> str:
+def render_svg(
+    report: ProfileReport,
+    *,
+    width: int = 1200,
+    min_width_px: float = 0.5,
+    weight: str = "time",
+    show_library: bool = False,
+) -> str:
     if weight not in ("time", "samples"):
         raise ValueError("weight must be 'time' or 'samples'")
     by_time = weight == "time"
-    root = report.call_tree
+    root = report.call_tree if show_library else folded_tree(report)
     total = (root.total_s if by_time else root.samples) or 1.0
     depth = _depth(root)
     header = 40
@@ -64,7 +73,7 @@ def render_svg(report: ProfileReport, *, width: int = 1200, min_width_px: float 
             continue
         y = height - 8 - (level + 1) * _ROW
         label = "all" if level == 0 else node.frame.name
-        where = f" {display_path(node.frame.file)}:{node.frame.line}" if level else ""
+        where = f" {display_path(node.frame.file)}:{node.frame.line}" if level and node.frame.file else ""
         share = 100 * (node.total_s if by_time else node.samples) / total
         tip = f"{label}{where} - {node.total_s * 1000:.1f} ms ({share:.1f}%), {node.samples} samples"
         if node.lines:
