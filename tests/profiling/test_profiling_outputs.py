@@ -132,7 +132,10 @@ def test_svg_is_self_contained_and_well_formed(report: ProfileReport) -> None:
     svg = render_svg(report)
     root = ET.fromstring(svg)
     assert root.tag == "{http://www.w3.org/2000/svg}svg"
-    assert "<script" not in svg and "href" not in svg and "@import" not in svg and "url(" not in svg
+    # One file, no network: the only script is inline, nothing is fetched (no href, src, import or url()).
+    assert svg.count("<script") == 1 and '<script type="text/ecmascript"><![CDATA[' in svg
+    assert "href" not in svg and "src=" not in svg and "@import" not in svg and "url(" not in svg
+    assert "fetch(" not in svg and "XMLHttpRequest" not in svg
     ns = {"svg": "http://www.w3.org/2000/svg"}
     titles = [t.text or "" for t in root.iterfind(".//svg:title", ns)]
     assert any(t.startswith("all ") for t in titles)
