@@ -1,6 +1,7 @@
 """Per-request profiling overhead: c13's profiler (each mode) next to pyinstrument, in the same run.
 
     python -m benchmarks.bench_profiler [--rounds 5] [--batch-seconds 0.3] [--no-exact]
+    python -m benchmarks.bench_profiler --attribution 150     # attribution under load only
 
 Two workloads per "request": recursive fib (call-heavy, the worst case for any profiler that hooks calls) and a
 realistic one (json.dumps/loads of a 200-record payload and a string.Template page). Each request runs in its own
@@ -202,15 +203,45 @@ def table(title: str, rows: list[tuple[str, ...]]) -> str:
     return "\n".join(lines)
 
 
+def attribution(requests: int) -> None:
+    """Attribution under load (tests/profiling/load_scenario.py): ``requests`` concurrent profiled requests on a
+    uvicorn server, each burning CPU in its own function; per profile, the share of its executing samples in its own
+    code and the samples holding another request's function."""
+    from tests.profiling.load_scenario import run_load
+
+    print(f"\n### Attribution: {requests} concurrent profiled requests per row, uvicorn on 127.0.0.1\n")
+    print("| endpoints | CPU per request | wall | profiles < 95% own | min own | foreign samples | no sample |")
+    print("|---|---|---|---|---|---|---|")
+    for kind in ("async", "sync"):
+        for seconds in (0.05, 0.005):
+            started = time.perf_counter()
+            outcomes = run_load(kind, requests, seconds)
+            wall = time.perf_counter() - started
+            sampled = [o for o in outcomes if o.samples]
+            below = sum(1 for o in sampled if o.own < 0.95)
+            low = min((o.own for o in sampled), default=0.0)
+            foreign = sum(o.foreign for o in outcomes)
+            print(
+                f"| {kind} | {seconds * 1000:.0f} ms | {wall:.1f} s | {below} of {len(sampled)} | {low:.2f} | "
+                f"{foreign} | {len(outcomes) - len(sampled)} |"
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batch-seconds", type=float, default=0.3)
     parser.add_argument("--no-exact", action="store_true", help="skip EXACT mode (slow on fib)")
+    parser.add_argument(
+        "--attribution", type=int, metavar="N", default=0, help="only: N concurrent profiled requests per endpoint kind"
+    )
     args = parser.parse_args(argv)
     import os
 
     print(f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs, {sys.platform}")
+    if args.attribution:
+        attribution(args.attribution)
+        return 0
     for title, request in (
         (f"fib({FIB_N}) per request (call-heavy)", fib_request),
         ("json + Template", realistic_request),

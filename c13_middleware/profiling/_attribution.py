@@ -15,9 +15,11 @@ A sample's span is the innermost frame marked by the span listener between the l
 
 from __future__ import annotations
 
+import threading
 from types import CodeType, FrameType
 from typing import Any
 
+from ._awaits import synthetic_code
 from ._discovery import scan_frame
 from ._exact import HOOK_CODES
 
@@ -25,6 +27,10 @@ __all__ = ["Attribution", "Hit", "SessionMark", "SpanMark"]
 
 # session, stack (leaf first), each frame's instruction offset (for its line, resolved at report time), frames, span
 Hit = tuple[Any, tuple[CodeType, ...], tuple[int, ...], list[FrameType], int]
+
+_THREAD_START = threading.Thread.start.__code__
+_START_LEAF = synthetic_code("[wait] thread pool start-up", _THREAD_START.co_filename, _THREAD_START.co_firstlineno)
+_START_DEPTH = 4  # Thread.start -> Event.wait -> Condition.wait -> lock.acquire
 
 
 class SessionMark:
@@ -123,7 +129,14 @@ class Attribution:
                     span = mark.span_ids[-1]
                     break
             kept = frames[:cut]
-            hits.append((session, tuple([f.f_code for f in kept]), tuple([f.f_lasti for f in kept]), kept, span))
+            codes, lastis = tuple([f.f_code for f in kept]), tuple([f.f_lasti for f in kept])
+            for index in range(min(_START_DEPTH, len(codes))):
+                if codes[index] is _THREAD_START:
+                    # Waiting for a new pool thread to start (anyio grows its pool from the event loop): the pool's
+                    # start-up, not the caller's code; one frame says so.
+                    codes, lastis = (_START_LEAF, *codes[index + 1 :]), (-1, *lastis[index + 1 :])
+                    break
+            hits.append((session, codes, lastis, kept, span))
         return hits
 
     def discover(self, frames: list[FrameType]) -> dict[Any, int] | None:

@@ -22,7 +22,7 @@ from typing import Any
 
 from ._lines import is_library
 
-__all__ = ["AwaitChain", "WaitSite", "registered_site"]
+__all__ = ["AwaitChain", "WaitSite", "registered_site", "synthetic_code"]
 
 _ASYNC_LIBRARIES = frozenset({"asyncio", "anyio", "trio", "sniffio", "concurrent"})
 _MAX_DEPTH = 128
@@ -69,11 +69,14 @@ def _awaited_name(frame: FrameType) -> str:
 
 
 def _leaf(what: str, file: str, line: int) -> CodeType:
-    """A code object standing for the awaited operation (reports name frames after their code objects)."""
-    key = (what, file, line)
+    return synthetic_code(f"[await] {what}", file, line)
+
+
+def synthetic_code(label: str, file: str, line: int) -> CodeType:
+    """A code object standing for a wait that has no frame of its own (reports name frames after code objects)."""
+    key = (label, file, line)
     code = _synthetic.get(key)
     if code is None:
-        label = f"[await] {what}"
         code = _TEMPLATE.replace(co_name=label, co_filename=file, co_firstlineno=max(line, 1))
         if sys.version_info >= (3, 11):
             code = code.replace(co_qualname=label)
@@ -86,27 +89,41 @@ def _leaf(what: str, file: str, line: int) -> CodeType:
 class AwaitChain:
     """One session's view of its suspended request."""
 
-    __slots__ = ("_key", "_last")
+    __slots__ = ("_innermost", "_key", "_last")
 
     def __init__(self) -> None:
         self._key: tuple[Any, ...] | None = None
         self._last: WaitSite | None = None
+        self._innermost: Any = None  # the innermost coroutine/generator of the last chain read
 
     def read(self, start: Any, registered: dict[FrameType, bool]) -> WaitSite | None:
         """The waiting stack below the first registered frame met from ``start`` (a coroutine), or None."""
+        last = self._last
+        if last is not None and self._key is not None:
+            # Still suspended at the same instruction on the same awaitable: the frames above it cannot have moved
+            # (each is suspended in an await of the next), so the last answer holds without walking the chain.
+            inner, frame, lasti, awaited = self._innermost, self._key[0], self._key[1], self._key[2]
+            if type(inner) is CoroutineType:
+                alive, current = inner.cr_frame is frame, inner.cr_await
+            else:
+                alive, current = inner.gi_frame is frame, inner.gi_yieldfrom
+            if alive and current is awaited and frame.f_lasti == lasti:
+                return last
         chain: list[FrameType] = []
         collecting = not registered
         awaitable = start
+        innermost: Any = None
         for _ in range(_MAX_DEPTH):
             kind = type(awaitable)
             if kind is CoroutineType:
-                frame, awaitable = awaitable.cr_frame, awaitable.cr_await
+                frame, below = awaitable.cr_frame, awaitable.cr_await
             elif kind is GeneratorType:
-                frame, awaitable = awaitable.gi_frame, awaitable.gi_yieldfrom
+                frame, below = awaitable.gi_frame, awaitable.gi_yieldfrom
             else:
                 break
             if frame is None:
                 break
+            innermost, awaitable = awaitable, below
             if not collecting:
                 include = registered.get(frame)
                 if include is None:
@@ -117,16 +134,17 @@ class AwaitChain:
             chain.append(frame)
         if not chain:
             return None
-        innermost = chain[-1]
-        key = (innermost, innermost.f_lasti, awaitable, len(chain))
+        deepest = chain[-1]
+        key = (deepest, deepest.f_lasti, awaitable, len(chain))
+        self._innermost = innermost
         if key == self._key and self._last is not None:
             return self._last
         site_index = _site(chain)
         site = chain[site_index]
         if site_index + 1 < len(chain):
-            below = chain[site_index + 1]
-            what = _awaited_name(below)
-            leaf = _leaf(what, below.f_code.co_filename, below.f_code.co_firstlineno)
+            callee = chain[site_index + 1]
+            what = _awaited_name(callee)
+            leaf = _leaf(what, callee.f_code.co_filename, callee.f_code.co_firstlineno)
         else:
             what = type(awaitable).__name__ if awaitable is not None else "?"
             leaf = _leaf(what, "<await>", 1)
@@ -138,7 +156,7 @@ class AwaitChain:
         return self._last
 
     def clear(self) -> None:
-        self._key = self._last = None
+        self._key = self._last = self._innermost = None
 
 
 def _site(chain: list[FrameType]) -> int:

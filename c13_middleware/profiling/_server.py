@@ -88,6 +88,8 @@ class RequestProfile:
             return self.headers
         self._finished = True
         try:
+            if self.session.running:
+                self.session.stop()  # first: c13's own finishing work below is not the request's
             self._release()
             from . import finish_profile, profile_response_headers
 

@@ -202,7 +202,6 @@ class ProfileSession:
         ACTIVE_SESSIONS.set((*[s for s in ACTIVE_SESSIONS.get() if s.active], self))
         SPAN_ACTIVATION_LISTENER.set(self._spans)
         self._context_set = True
-        self.active = True
         self._mark(frame, include)
         if self.loop_thread is None and self._thread not in SAMPLER.bindings:
             SAMPLER.bindings[self._thread] = self
@@ -211,6 +210,9 @@ class ProfileSession:
             self._modes.start()
         except Exception:  # pragma: no cover
             _log_once("starting a profiling mode")
+        # Last: until now the thread ran c13's own start-up (waiting for the sampler's lock under load), which is
+        # not the request's; the sampler records nothing for an inactive session.
+        self.active = True
 
     def _mark(self, frame: FrameType, include: bool) -> None:
         SAMPLER.mark(frame, SessionMark(self, include))

@@ -30,7 +30,7 @@ def burn_beta(seconds: float) -> int:
 
 def running(report: ProfileReport) -> list[ReportSample]:
     """The samples of code executing on a thread (not the waiting samples of a suspended coroutine)."""
-    return [s for s in report.samples if not report.frames[s.stack[-1]].name.startswith("[await] ")]
+    return [s for s in report.samples if not report.frames[s.stack[-1]].name.startswith("[")]
 
 
 def share(report: ProfileReport, function: str) -> float:
