@@ -53,6 +53,7 @@ class RawProfile:
     interval_s: float
     notes: tuple[str, ...]
     service: str = ""
+    always_on: bool = False
 
 
 def build_report(raw: RawProfile) -> ProfileReport:
@@ -144,6 +145,8 @@ def build_report(raw: RawProfile) -> ProfileReport:
         achieved_rate_hz=tracker.ticks / wall if wall > 0 else 0.0,
         interval_s=raw.interval_s,
         dropped_samples=tracker.dropped,
+        mode="always-on" if raw.always_on else "on-demand",
+        cpu_share=tracker.sampling_time / wall if wall > 0 else 0.0,
     )
     recommendations = advise(
         functions, callee_stats, tuple(slow_io), raw.memory, raw.memory_sites, wall, raw.thresholds

@@ -59,6 +59,9 @@ class RequestProfiler:
                 span_id=span.context.span_id,
                 thresholds=self.thresholds,
                 service=self.service,
+                # Sampled and slow-request profiles run all the time: the always-on rate, within its CPU budget.
+                # A token asks for this one request in detail: the on-demand rate.
+                always_on=decision.reason != "header",
             )
             profile = RequestProfile(session, decision, span)
             session.start_at(frame)

@@ -53,9 +53,11 @@ class ProfileSession:
         thresholds: ProfilingThresholds | None = None,
         max_samples: int = 100_000,
         service: str = "",
+        always_on: bool = False,
     ) -> None:
         self.profile_id = secrets.token_hex(8)
         self.service = service
+        self.always_on = always_on  # sampled at the always-on rate (``_rate``), unless an on-demand session runs
         self.profile_type = ProfileType.parse(profile_type)
         self.name = name
         self.trace_id = trace_id
@@ -248,10 +250,6 @@ class ProfileSession:
             wait = registered_site(self._frames[0])
         self._tracker.suspended(now, dt, loop_idle, wait, self.current_span(), self.loop_thread or 0)
 
-    def _on_tick(self, cost: float) -> None:
-        self._tracker.ticks += 1
-        self._tracker.sampling_time += cost
-
     # results -----------------------------------------------------------------------------------------------------
     def report(self) -> ProfileReport:
         """The report (built once, after ``stop``)."""
@@ -283,7 +281,8 @@ class ProfileSession:
             memory=memory,
             memory_sites=sites,
             thresholds=self.thresholds,
-            interval_s=SAMPLER.interval_s,
+            interval_s=SAMPLER.rate.adaptive_s if self.always_on else SAMPLER.interval_s,
             notes=tuple(self._modes.notes),
             service=self.service,
+            always_on=self.always_on,
         )

@@ -200,10 +200,12 @@ class ProfilerOverhead:
 
     samples: int
     ticks: int  # sampler wake-ups while this profile ran
-    sampling_time_s: float  # time the sampler thread spent walking stacks while this profile ran
+    sampling_time_s: float  # CPU the sampler thread spent while this profile ran (shared with concurrent profiles)
     achieved_rate_hz: float  # ticks / wall time
-    interval_s: float  # configured sampling interval
+    interval_s: float  # the sampler's interval when the profile ended
     dropped_samples: int = 0  # samples not kept once the per-profile cap was reached
+    mode: str = "on-demand"  # "on-demand" (~1 kHz) or "always-on" (~100 Hz, adaptive, within max_overhead)
+    cpu_share: float = 0.0  # sampling_time_s / wall_s: the sampler's CPU as a share of one CPU over the profile
 
 
 @dataclass(frozen=True, slots=True)

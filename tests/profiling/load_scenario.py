@@ -42,6 +42,11 @@ class Outcome:
     foreign: int  # samples with another request's function on the stack
     wall_s: float
 
+    @property
+    def others(self) -> int:
+        """Executing samples not in the request's own code (its framework's: routing, the pool's capacity wait)."""
+        return self.samples - round(self.own * self.samples)
+
 
 def outcome(index: int, report: ProfileReport) -> Outcome:
     mine = f"burn_{index:03d}"

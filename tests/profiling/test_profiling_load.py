@@ -1,7 +1,10 @@
 """Attribution under load, on a real uvicorn server: 50 concurrent profiled requests, each burning CPU in a function
-of its own, all on one event loop (async endpoints) or in anyio's thread pool (sync endpoints). Each profile must be
->= 95% in the request's own code (its function, or the handler's own lines) and hold no sample of another request's
-function; waiting samples ("[await] ...", "[wait] thread pool start-up") are not code of anyone's and not counted."""
+of its own, all on one event loop (async endpoints) or in anyio's thread pool (sync endpoints).
+
+Each profile must be >= 95% in the request's own code (its function, or the handler's own lines; one framework
+sample is tolerated in a profile of under 20 samples, where it alone is 5-10%) and hold no sample of another
+request's function. Waiting samples ("[await] ...", "[wait] thread pool start-up") are no one's code: not counted.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +19,10 @@ def test_50_concurrent_50ms_requests_each_profile_is_its_own(kind: str) -> None:
     assert len(outcomes) == 50
     assert all(o.samples >= 5 for o in outcomes), sorted(o.samples for o in outcomes)[:5]
     assert [o.foreign for o in outcomes] == [0] * 50
-    low = sorted((round(o.own, 3), o.index) for o in outcomes if o.own < 0.95)
+    # >= 95% in its own code; in a profile of under 20 samples one framework sample (5-10%) is tolerated.
+    low = sorted((round(o.own, 3), o.samples) for o in outcomes if o.others > max(1, 0.05 * o.samples))
     assert low == [], low
+    assert sum(o.others for o in outcomes) <= 0.02 * sum(o.samples for o in outcomes)
 
 
 @pytest.mark.parametrize("kind", ["async", "sync"])

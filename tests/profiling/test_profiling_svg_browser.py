@@ -68,7 +68,7 @@ def _width(page: Any, name: str) -> float:
 def test_click_zooms_and_reset_restores(page: Any, report: ProfileReport) -> None:
     before_alpha, before_beta = _width(page, "burn_alpha"), _width(page, "burn_beta")
     assert before_alpha > before_beta > 0
-    _frame(page, "burn_alpha").click()
+    _frame(page, "burn_alpha").locator("rect").click()
     assert page.evaluate("document.documentElement.getAttribute('data-zoomed')") == "burn_alpha"
     assert _width(page, "burn_alpha") == pytest.approx(1200 - 16, abs=0.5)  # the zoomed frame spans the width
     assert _frame(page, "burn_beta").is_hidden()  # a sibling is out of view
@@ -100,6 +100,6 @@ def test_search_highlights_matches_and_shows_their_share(page: Any, report: Prof
 
 
 def test_hover_shows_the_frame_details(page: Any) -> None:
-    _frame(page, "burn_beta").hover()
+    _frame(page, "burn_beta").locator("rect").hover()
     details = page.locator("#details").text_content()
     assert details.startswith("burn_beta tests/profiling/profiling_helpers.py:") and " ms (" in details

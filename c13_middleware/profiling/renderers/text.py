@@ -46,8 +46,9 @@ def render_text(report: ProfileReport, *, limit: int = 20, show_library: bool = 
         f"c13 profile {report.profile_id} ({report.profile_type.value}){' ' + report.name if report.name else ''}",
         f"wall {_ms(report.wall_s)} ms | cpu {_ms(report.cpu_s)} ms | io wait {_ms(report.io_wait_s)} ms"
         f" | other wait {_ms(report.other_wait_s)} ms",
-        f"samples {o.samples} ({o.achieved_rate_hz:.0f}/s, interval {_ms(o.interval_s)} ms), "
-        f"sampling cost {_ms(o.sampling_time_s)} ms" + (f", {o.dropped_samples} dropped" if o.dropped_samples else ""),
+        f"samples {o.samples} ({o.achieved_rate_hz:.0f}/s, interval {_ms(o.interval_s)} ms, {o.mode}), "
+        f"sampler CPU {_ms(o.sampling_time_s)} ms ({100 * o.cpu_share:.2f}% of one CPU)"
+        + (f", {o.dropped_samples} dropped" if o.dropped_samples else ""),
         "",
         *_functions(report, limit, show_library),
     ]
