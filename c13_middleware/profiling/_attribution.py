@@ -29,8 +29,10 @@ __all__ = ["Attribution", "Hit", "SessionMark", "SpanMark"]
 Hit = tuple[Any, tuple[CodeType, ...], tuple[int, ...], list[FrameType], int]
 
 _THREAD_START = threading.Thread.start.__code__
+# Creating and starting a thread: Thread.__init__ -> _make_invoke_excepthook ...; Thread.start -> Event.wait -> ...
+_THREAD_INIT = threading.Thread.__init__.__code__
 _START_LEAF = synthetic_code("[wait] thread pool start-up", _THREAD_START.co_filename, _THREAD_START.co_firstlineno)
-_START_DEPTH = 4  # Thread.start -> Event.wait -> Condition.wait -> lock.acquire
+_START_DEPTH = 4
 
 
 class SessionMark:
@@ -131,9 +133,10 @@ class Attribution:
             kept = frames[:cut]
             codes, lastis = tuple([f.f_code for f in kept]), tuple([f.f_lasti for f in kept])
             for index in range(min(_START_DEPTH, len(codes))):
-                if codes[index] is _THREAD_START:
-                    # Waiting for a new pool thread to start (anyio grows its pool from the event loop): the pool's
-                    # start-up, not the caller's code; one frame says so.
+                code = codes[index]
+                if code is _THREAD_START or code is _THREAD_INIT:  # identity: hashing a code object is not cheap
+                    # Creating a new pool thread and waiting for it to start (anyio grows its pool from the event
+                    # loop): the pool's start-up, not the caller's code; one frame says so.
                     codes, lastis = (_START_LEAF, *codes[index + 1 :]), (-1, *lastis[index + 1 :])
                     break
             hits.append((session, codes, lastis, kept, span))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import sys
 import threading
 import time
@@ -175,12 +176,17 @@ class Sampler:
     def _run(self) -> None:
         self._ident = threading.get_ident()
         last = time.perf_counter()
+        phase = 1.0
         while True:
-            time.sleep(self.interval_s if self._fast else self.rate.adaptive_s)
+            time.sleep((self.interval_s if self._fast else self.rate.adaptive_s) * phase)
+            phase = 1.0
             with self._lock:
                 if not self._sessions:
                     if not self._park():
                         return
+                    # Woken by a new session: the first tick at a random point of the interval, so a request shorter
+                    # than the interval (one after another, the always-on rate) is sampled in proportion to its time.
+                    phase = random.random()
                     last = time.perf_counter()
                     continue
                 now = time.perf_counter()

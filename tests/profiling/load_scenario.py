@@ -41,6 +41,7 @@ class Outcome:
     own: float  # share of them in the request's own code: its burn_NNN function, or the handler's own lines
     foreign: int  # samples with another request's function on the stack
     wall_s: float
+    strays: tuple[str, ...] = ()  # the innermost frames of the samples not in its own code, for failure messages
 
     @property
     def others(self) -> int:
@@ -52,13 +53,20 @@ def outcome(index: int, report: ProfileReport) -> Outcome:
     mine = f"burn_{index:03d}"
     running = [s for s in report.samples if not report.frames[s.stack[-1]].name.startswith("[")]
     own = foreign = 0
+    strays: list[str] = []
     for sample in running:
         names = [report.frames[i].name for i in sample.stack]
         innermost = next((f for f in reversed(sample.stack) if not is_library(report.frames[f].file)), None)
         handler = innermost is not None and report.frames[innermost].name.endswith(HANDLERS)
-        own += mine in names or handler
+        if mine in names or handler:
+            own += 1
+        else:
+            strays.append(
+                " < ".join(f"{n}:{ln}" for n, ln in zip(names[::-1][:3], sample.lines[::-1][:3], strict=False))
+            )
         foreign += any(n.startswith("burn_") and n != mine for n in names)
-    return Outcome(index, len(running), own / len(running) if running else 0.0, foreign, report.wall_s)
+    own_share = own / len(running) if running else 0.0
+    return Outcome(index, len(running), own_share, foreign, report.wall_s, tuple(strays))
 
 
 def app(requests: int, seconds: float) -> Any:
