@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import linecache
 import sys
-from types import CodeType, CoroutineType, FrameType, GeneratorType
+from types import CodeType, CoroutineType, FrameType, FunctionType, GeneratorType
 from typing import Any
 
 from ._lines import is_library
@@ -57,8 +57,10 @@ def _awaited_name(frame: FrameType) -> str:
         module = module if isinstance(module, str) else "?"
         qualname = getattr(code, "co_qualname", code.co_name)
         package = sys.modules.get(module.partition(".")[0])
-        exported = getattr(package, code.co_name, None) if package is not None else None
-        if getattr(exported, "__code__", None) is code:
+        # The module's dict, not getattr: a package's lazy ``__getattr__`` must not run (import) in the sampler.
+        namespace = getattr(package, "__dict__", None)
+        exported = namespace.get(code.co_name) if isinstance(namespace, dict) else None
+        if type(exported) is FunctionType and exported.__code__ is code:
             name = f"{module.partition('.')[0]}.{code.co_name}"
         else:
             name = f"{module}.{qualname}"

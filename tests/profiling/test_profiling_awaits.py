@@ -129,3 +129,20 @@ async def test_a_request_waiting_for_a_busy_loop_gets_wait_samples() -> None:
     assert all(report.frames[s.stack[-2]].name.endswith("waiter") and s.lines[-2] == line for s in waiting)
     busy = sum(s.weight_s for s in waiting if s.state is SampleState.WAIT)
     assert busy >= 0.04 and report.other_wait_s >= 0.04
+
+
+@run_async
+async def test_an_awaited_library_method_is_named_after_its_module_and_the_site_is_the_user_line() -> None:
+    event = asyncio.Event()
+
+    async def waiter() -> None:
+        asyncio.get_running_loop().call_later(0.07, event.set)
+        await event.wait()  # asyncio.locks.Event.wait: not a name the asyncio package exports
+
+    session = ProfileSession()
+    await session.run_async(waiter())
+    report = session.report()
+    [event_io] = [e for e in report.slow_io if e.source == "await"]
+    assert event_io.name == "asyncio.locks.Event.wait"
+    assert event_io.where == f"{__file__}:{waiter.__code__.co_firstlineno + 2}"
+    assert any(report.frames[s.stack[-1]].name == "[await] asyncio.locks.Event.wait" for s in report.samples)
