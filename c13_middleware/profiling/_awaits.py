@@ -22,7 +22,7 @@ from typing import Any
 
 from ._lines import is_library
 
-__all__ = ["AwaitChain", "WaitSite", "registered_site", "synthetic_code"]
+__all__ = ["AwaitChain", "WaitSite", "synthetic_code"]
 
 _ASYNC_LIBRARIES = frozenset({"asyncio", "anyio", "trio", "sniffio", "concurrent"})
 _MAX_DEPTH = 128
@@ -91,12 +91,13 @@ def synthetic_code(label: str, file: str, line: int) -> CodeType:
 class AwaitChain:
     """One session's view of its suspended request."""
 
-    __slots__ = ("_innermost", "_key", "_last")
+    __slots__ = ("_fallback_lasti", "_innermost", "_key", "_last")
 
     def __init__(self) -> None:
         self._key: tuple[Any, ...] | None = None
         self._last: WaitSite | None = None
         self._innermost: Any = None  # the innermost coroutine/generator of the last chain read
+        self._fallback_lasti = -1
 
     def read(self, start: Any, registered: dict[FrameType, bool]) -> WaitSite | None:
         """The waiting stack below the first registered frame met from ``start`` (a coroutine), or None."""
@@ -157,6 +158,15 @@ class AwaitChain:
         self._last = WaitSite(stack, lastis, site, what)
         return self._last
 
+    def fallback(self, frame: FrameType) -> WaitSite:
+        """When the chain cannot be read (no task, or the registered frame is not in it): the registered frame
+        itself, named after its source line (read once per frame and instruction, not every tick)."""
+        last = self._last
+        if last is None or last.site is not frame or self._key is not None or self._fallback_lasti != frame.f_lasti:
+            last = self._last = registered_site(frame)
+            self._key, self._fallback_lasti = None, frame.f_lasti
+        return last
+
     def clear(self) -> None:
         self._key = self._last = self._innermost = None
 
@@ -174,6 +184,5 @@ def _site(chain: list[FrameType]) -> int:
 
 
 def registered_site(frame: FrameType) -> WaitSite:
-    """When the chain cannot be read (no task): the registered frame itself, named after its source line."""
     text = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()[:120] or frame.f_code.co_name
     return WaitSite((_leaf(text, "<await>", 1), frame.f_code), (-1, frame.f_lasti), frame, text)

@@ -1,11 +1,13 @@
 """The process's one sampler thread.
 
-The thread starts with the first session. While sessions are active, every ``interval_s`` it reads
+The thread starts with the first session. While sessions are active, every tick (``interval_s`` while an
+on-demand session is active, else the always-on mode's adaptive interval, ``_rate``) it reads
 ``sys._current_frames()``, walks each thread's stack from the leaf to the root once (``_attribution`` decides which
 sessions the stack belongs to) and hands each session its sample with the thread's CPU share over the interval
 (``_cpuclock``) and, off CPU, the IO classification of the leaf frame (``_frames``). When the last session stops it
-drops every frame reference and restores the GIL switch interval at once, then parks (blocked, no wake-ups) for
-``linger_s`` so back-to-back requests do not each pay a thread start (~0.3-1 ms), and exits.
+drops every frame reference at once (the GIL switch interval is restored when the last on-demand one stops), then
+parks (blocked, no wake-ups) for ``linger_s`` so back-to-back requests do not each pay a thread start (~0.3-1 ms),
+and exits.
 
 A thread whose leaf frame, its instruction and its caller are unchanged since the previous tick reuses the previous
 attribution (idle and blocked threads cost a few comparisons). The tick holds ``_lock``; unregistering a session

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from types import FrameType, TracebackType
 from typing import Any, TypeVar
 
-from ._awaits import AwaitChain, registered_site
+from ._awaits import AwaitChain
 from ._hooks import ACTIVE_SESSIONS, SPAN_ACTIVATION_LISTENER
 from ._modes import ModeRecorders
 from ._report import RawProfile, build_report
@@ -247,7 +247,7 @@ class ProfileSession:
         elif self._task is not None:
             wait = self._awaits.read(self._task.get_coro(), self._includes)
         if wait is None and self._frames:
-            wait = registered_site(self._frames[0])
+            wait = self._awaits.fallback(self._frames[0])
         self._tracker.suspended(now, dt, loop_idle, wait, self.current_span(), self.loop_thread or 0)
 
     # results -----------------------------------------------------------------------------------------------------
