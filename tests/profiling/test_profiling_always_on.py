@@ -16,10 +16,11 @@ from starlette.testclient import TestClient
 
 from c13_middleware import InMemoryExporter
 from c13_middleware.export.prometheus import PrometheusMetrics
-from c13_middleware.profiling import ProfileSession, default_store, render_text
+from c13_middleware.profiling import ProfileSession, default_store, render_pprof, render_svg, render_text
 from c13_middleware.profiling._rate import RateControl
 from c13_middleware.profiling._sampler import SAMPLER
 from tests.conftest import traced_starlette
+from tests.profiling.pprof_reader import decode
 from tests.profiling.profiling_helpers import burn_alpha
 
 
@@ -60,6 +61,8 @@ def test_an_always_on_session_samples_at_about_100_hz_and_reports_its_cost() -> 
     assert 0 < o.cpu_share < 0.01  # within the 1% budget
     assert o.cpu_share == pytest.approx(o.sampling_time_s / report.wall_s)
     assert "always-on" in render_text(report) and "% of one CPU" in render_text(report)
+    assert "always-on, sampler CPU" in render_svg(report)
+    assert any(s.startswith("sampler always-on: ") for s in decode(render_pprof(report)).strings)
 
 
 def test_an_on_demand_session_raises_the_rate_while_it_runs() -> None:

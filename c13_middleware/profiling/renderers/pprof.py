@@ -88,7 +88,14 @@ def render_pprof(report: ProfileReport) -> bytes:
     profile.uint(_P_DURATION, int(report.wall_s * 1e9))
     profile.message(_P_PERIOD_TYPE, Message().uint(1, strings("wall")).uint(2, strings("nanoseconds")))
     profile.uint(_P_PERIOD, int(report.overhead.interval_s * 1e9))
-    profile.packed(_P_COMMENT, [strings(f"c13 profile {report.profile_id} ({report.profile_type.value})")])
+    o = report.overhead
+    cost = (
+        f"sampler {o.mode}: {o.achieved_rate_hz:.0f} ticks/s, CPU {o.sampling_time_s * 1000:.1f} ms "
+        f"({100 * o.cpu_share:.2f}% of one CPU)"
+    )
+    profile.packed(
+        _P_COMMENT, [strings(f"c13 profile {report.profile_id} ({report.profile_type.value})"), strings(cost)]
+    )
     profile.uint(_P_DEFAULT_TYPE, strings("wall"))
     for value in strings.table:
         profile.string(_P_STRINGS, value)

@@ -68,8 +68,9 @@ def render_svg(
         "g.parent rect { opacity: 0.5; } text.button { cursor: pointer; fill: #225; }</style>",
         f'<rect x="0" y="0" width="{width}" height="{height}" fill="#fbfbf5"/>',
         f'<text x="{width / 2:.0f}" y="18" text-anchor="middle" font-size="14">{escape(title)}</text>',
-        f'<text x="8" y="34" fill="#555">{len(report.samples)} samples; width = share of '
-        f"{'sampled time' if by_time else 'samples'}; click a frame to zoom</text>",
+        f'<text x="8" y="34" fill="#555">{len(report.samples)} samples ({report.overhead.mode}, sampler CPU '
+        f"{100 * report.overhead.cpu_share:.2f}%); width = share of {'sampled time' if by_time else 'samples'}; "
+        "click a frame to zoom</text>",
         f'<text id="reset" class="button" x="{width - 200}" y="34" opacity="0.3">Reset zoom</text>',
         f'<text id="search" class="button" x="{width - 100}" y="34">Search</text>',
         f'<text id="matched" x="{width - 100}" y="{height - 6}" text-anchor="end"> </text>',
