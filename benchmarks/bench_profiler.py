@@ -1,6 +1,7 @@
 """Per-request profiling overhead: c13's profiler (each mode) next to pyinstrument, in the same run.
 
     python -m benchmarks.bench_profiler [--rounds 5] [--batch-seconds 0.3] [--no-exact]
+    python -m benchmarks.bench_profiler --attribution 150     # attribution under load only
 
 Two workloads per "request": recursive fib (call-heavy, the worst case for any profiler that hooks calls) and a
 realistic one (json.dumps/loads of a 200-record payload and a string.Template page). Each request runs in its own
@@ -25,7 +26,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from c13_middleware.profiling import Profiler, ProfileType, ProfilingPolicy
+from c13_middleware.profiling import Profiler, ProfileSession, ProfileType, ProfilingPolicy
+from c13_middleware.profiling._sampler import SAMPLER
 
 FIB_N = 26
 ROW = string.Template("<tr><td>$id</td><td>$name</td><td>$email</td><td>$score</td></tr>")
@@ -57,6 +59,7 @@ class Mode:
     def __init__(self, name: str) -> None:
         self.name = name
         self.rates: list[float] = []
+        self.sampler_shares: list[float] = []
 
     def run(self, request: Callable[[], None]) -> None:
         request()
@@ -78,6 +81,28 @@ class C13(Mode):
     def settle(self) -> None:
         for profiler in self.pending:  # outside the timed section
             report = profiler.generate_report()
+            if report.wall_s > 0:
+                self.rates.append(report.overhead.samples / report.wall_s)
+        self.pending.clear()
+
+
+class AlwaysOn(Mode):
+    """A sampled / slow-capture request profile: ``ProfileSession(always_on=True)``, ~100 Hz, adaptive 1% budget."""
+
+    def __init__(self) -> None:
+        super().__init__("c13 always-on")
+        self.pending: list[ProfileSession] = []
+
+    def run(self, request: Callable[[], None]) -> None:
+        session = ProfileSession(always_on=True)
+        session.start()
+        request()
+        session.stop()
+        self.pending.append(session)
+
+    def settle(self) -> None:
+        for session in self.pending:
+            report = session.report()
             if report.wall_s > 0:
                 self.rates.append(report.overhead.samples / report.wall_s)
         self.pending.clear()
@@ -134,14 +159,17 @@ class Pyinstrument(Mode):
 
 
 def batch(mode: Mode, request: Callable[[], None], seconds: float) -> tuple[float, float]:
-    """Requests until ``seconds`` have passed (at least 2): (wall, CPU) per request."""
+    """Requests until ``seconds`` have passed (at least 2): (wall, CPU) per request. Also notes the c13 sampler
+    thread's own CPU (``thread_time`` of every tick) as a share of the batch's wall time."""
     gc.collect()
     count = 0
+    sampler0 = SAMPLER.overhead_s
     wall0, cpu0 = time.perf_counter(), time.process_time()
     while count < 2 or time.perf_counter() - wall0 < seconds:
         mode.run(request)
         count += 1
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    mode.sampler_shares.append((SAMPLER.overhead_s - sampler0) / wall)
     settle = getattr(mode, "settle", None)
     if settle is not None:
         settle()
@@ -163,15 +191,17 @@ def measure(modes: list[Mode], request: Callable[[], None], rounds: int, seconds
             wall_ratio[mode.name].append(wall / reference[0] - 1)
             cpu_ratio[mode.name].append(cpu / reference[1] - 1)
             baseline = after
-    rows = [(base.name, f"{statistics.median(base_ms):.1f} ms/request", "-", "-", "-")]
+    rows = [(base.name, f"{statistics.median(base_ms):.1f} ms/request", "-", "-", "-", "-")]
     for mode in modes[1:]:
         rate = f"{statistics.median(mode.rates):.0f}" if mode.rates else "-"
+        sampler = statistics.median(mode.sampler_shares)
         rows.append(
             (
                 mode.name,
                 "",
                 f"{100 * statistics.median(wall_ratio[mode.name]):+.1f}%",
                 f"{100 * statistics.median(cpu_ratio[mode.name]):+.1f}%",
+                f"{100 * sampler:.2f}%" if sampler > 0 else "-",
                 rate,
             )
         )
@@ -194,7 +224,7 @@ def decide_cost_us() -> tuple[float, float]:
 
 
 def table(title: str, rows: list[tuple[str, ...]]) -> str:
-    header = ("mode", "baseline", "wall overhead", "CPU overhead", "samples/s")
+    header = ("mode", "baseline", "wall overhead", "CPU overhead", "c13 sampler CPU", "samples/s")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = [f"### {title}", "", "| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |"]
     lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
@@ -202,20 +232,55 @@ def table(title: str, rows: list[tuple[str, ...]]) -> str:
     return "\n".join(lines)
 
 
+def attribution(requests: int) -> None:
+    """Attribution under load (tests/profiling/load_scenario.py): ``requests`` concurrent profiled requests on a
+    uvicorn server, each burning CPU in its own function; per profile, the share of its executing samples in its own
+    code and the samples holding another request's function."""
+    from tests.profiling.load_scenario import run_load
+
+    print(f"\n### Attribution: {requests} concurrent profiled requests per row, uvicorn on 127.0.0.1\n")
+    print("| endpoints | CPU per request | wall | profiles < 95% own | min own | foreign samples | no sample |")
+    print("|---|---|---|---|---|---|---|")
+    for kind in ("async", "sync"):
+        for seconds in (0.05, 0.005):
+            started = time.perf_counter()
+            outcomes = run_load(kind, requests, seconds)
+            wall = time.perf_counter() - started
+            sampled = [o for o in outcomes if o.samples]
+            below = sum(1 for o in sampled if o.own < 0.95)
+            low = min((o.own for o in sampled), default=0.0)
+            foreign = sum(o.foreign for o in outcomes)
+            print(
+                f"| {kind} | {seconds * 1000:.0f} ms | {wall:.1f} s | {below} of {len(sampled)} | {low:.2f} | "
+                f"{foreign} | {len(outcomes) - len(sampled)} |"
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batch-seconds", type=float, default=0.3)
     parser.add_argument("--no-exact", action="store_true", help="skip EXACT mode (slow on fib)")
+    parser.add_argument(
+        "--attribution", type=int, metavar="N", default=0, help="only: N concurrent profiled requests per endpoint kind"
+    )
     args = parser.parse_args(argv)
     import os
 
     print(f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs, {sys.platform}")
+    if args.attribution:
+        attribution(args.attribution)
+        return 0
     for title, request in (
         (f"fib({FIB_N}) per request (call-heavy)", fib_request),
         ("json + Template", realistic_request),
     ):
-        modes: list[Mode] = [Mode("baseline"), BareSampler(), C13("c13 cpu", ProfileType.CPU)]
+        modes: list[Mode] = [
+            Mode("baseline"),
+            BareSampler(),
+            C13("c13 cpu (on demand)", ProfileType.CPU),
+            AlwaysOn(),
+        ]
         try:
             modes.append(Pyinstrument())
         except ImportError:  # pragma: no cover

@@ -1,5 +1,7 @@
 """Recommendations: each one is triggered by a figure over a ``ProfilingThresholds`` value and cites it.
 
+A function is cited at its hottest line (``FunctionStats.hot_location``), else its ``def`` line.
+
 Rules (no figure over its threshold, no advice):
 
 * ``slow_function``: average time per call over ``slow_function_avg_s``. Per exact call in EXACT mode, else per
@@ -75,12 +77,13 @@ def _slow_functions(
         assert stats.avg_s is not None and stats.max_s is not None
         how = "exact" if stats.calls_exact else "sampled"
         message = (
-            f"{stats.name} ({stats.location}) takes {stats.avg_s * 1000:.0f} ms per call on average "
+            f"{stats.name} ({stats.hot_location}) takes {stats.avg_s * 1000:.0f} ms per call on average "
             f"({how}, {stats.calls} call(s), max {stats.max_s * 1000:.0f} ms), over the "
-            f"{limit * 1000:.0f} ms threshold; {stats.self_s * 1000:.0f} ms of it is in its own code: "
+            f"{limit * 1000:.0f} ms threshold; {max(stats.self_s, stats.app_self_s) * 1000:.0f} ms of it is at its "
+            "own lines (library calls they make included): "
             "optimise it, cache its result or move it off the request path."
         )
-        out.append(Recommendation("slow_function", message, stats.name, stats.location, stats.avg_s, limit))
+        out.append(Recommendation("slow_function", message, stats.name, stats.hot_location, stats.avg_s, limit))
     return out
 
 
@@ -92,11 +95,11 @@ def _frequent_calls(functions: Sequence[FunctionStats], thresholds: ProfilingThr
         assert stats.calls is not None and stats.avg_s is not None
         total = stats.avg_s * stats.calls
         message = (
-            f"{stats.name} ({stats.location}) was called {stats.calls:,} times (over {limit:,}), "
+            f"{stats.name} ({stats.hot_location}) was called {stats.calls:,} times (over {limit:,}), "
             f"{total * 1000:.1f} ms in total, {stats.avg_s * 1e6:.1f} us per call: batch the work, cache results "
             "or hoist invariant work out of the loop that calls it."
         )
-        out.append(Recommendation("frequent_calls", message, stats.name, stats.location, stats.calls, limit))
+        out.append(Recommendation("frequent_calls", message, stats.name, stats.hot_location, stats.calls, limit))
     return out
 
 

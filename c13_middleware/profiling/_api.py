@@ -167,10 +167,23 @@ def finish_profile(
 
 
 def configure_sampler(
-    *, interval_s: float | None = None, switch_interval_s: float | None | bool = False, linger_s: float | None = None
+    *,
+    interval_s: float | None = None,
+    switch_interval_s: float | None | bool = False,
+    linger_s: float | None = None,
+    always_on_interval_s: float | None = None,
+    max_overhead: float | None = None,
 ) -> None:
-    """Process-wide sampler settings: the sampling interval (default 1 ms); the GIL switch interval set while
-    sampling (default 0.5 ms, restored as soon as no session is active; ``None`` leaves the interpreter's value
-    alone, which caps the rate at about 1 / (interval + 5 ms) per CPU-bound thread); and how long the idle sampler
-    thread waits for the next session before it exits (default 0.25 s; it does no work meanwhile)."""
-    SAMPLER.configure(interval_s=interval_s, switch_interval_s=switch_interval_s, linger_s=linger_s)
+    """Process-wide sampler settings: the on-demand sampling interval (default 1 ms); the GIL switch interval set
+    while an on-demand session runs (default 0.5 ms, restored as soon as none does; ``None`` leaves the
+    interpreter's value alone, which caps the rate at about 1 / (interval + 5 ms) per CPU-bound thread); how long the
+    idle sampler thread waits for the next session before it exits (default 0.25 s; it does no work meanwhile); and
+    the always-on mode's base interval (default 10 ms) and CPU budget (``max_overhead``, default 0.01 = 1% of one
+    CPU), which the adaptive interval keeps the sampler under."""
+    SAMPLER.configure(
+        interval_s=interval_s,
+        switch_interval_s=switch_interval_s,
+        linger_s=linger_s,
+        always_on_interval_s=always_on_interval_s,
+        max_overhead=max_overhead,
+    )

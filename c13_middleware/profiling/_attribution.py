@@ -15,15 +15,24 @@ A sample's span is the innermost frame marked by the span listener between the l
 
 from __future__ import annotations
 
+import threading
 from types import CodeType, FrameType
 from typing import Any
 
+from ._awaits import synthetic_code
 from ._discovery import scan_frame
 from ._exact import HOOK_CODES
 
 __all__ = ["Attribution", "Hit", "SessionMark", "SpanMark"]
 
-Hit = tuple[Any, tuple[CodeType, ...], list[FrameType], int]  # session, stack (leaf first), frames, span id
+# session, stack (leaf first), each frame's instruction offset (for its line, resolved at report time), frames, span
+Hit = tuple[Any, tuple[CodeType, ...], tuple[int, ...], list[FrameType], int]
+
+_THREAD_START = threading.Thread.start.__code__
+# Creating and starting a thread: Thread.__init__ -> _make_invoke_excepthook ...; Thread.start -> Event.wait -> ...
+_THREAD_INIT = threading.Thread.__init__.__code__
+_START_LEAF = synthetic_code("[wait] thread pool start-up", _THREAD_START.co_filename, _THREAD_START.co_firstlineno)
+_START_DEPTH = 4
 
 
 class SessionMark:
@@ -122,7 +131,15 @@ class Attribution:
                     span = mark.span_ids[-1]
                     break
             kept = frames[:cut]
-            hits.append((session, tuple([f.f_code for f in kept]), kept, span))
+            codes, lastis = tuple([f.f_code for f in kept]), tuple([f.f_lasti for f in kept])
+            for index in range(min(_START_DEPTH, len(codes))):
+                code = codes[index]
+                if code is _THREAD_START or code is _THREAD_INIT:  # identity: hashing a code object is not cheap
+                    # Creating a new pool thread and waiting for it to start (anyio grows its pool from the event
+                    # loop): the pool's start-up, not the caller's code; one frame says so.
+                    codes, lastis = (_START_LEAF, *codes[index + 1 :]), (-1, *lastis[index + 1 :])
+                    break
+            hits.append((session, codes, lastis, kept, span))
         return hits
 
     def discover(self, frames: list[FrameType]) -> dict[Any, int] | None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from types import CodeType
 from typing import Any
 
 from ._advice import advise
 from ._frames import frame_key
+from ._lines import is_library, line_of
 from ._tracking import Tracker
 from ._types import (
     AllocationSite,
@@ -16,6 +18,7 @@ from ._types import (
     FrameKey,
     FunctionStats,
     IOEvent,
+    LineStats,
     MemoryStats,
     ProfileReport,
     ProfilerOverhead,
@@ -49,6 +52,8 @@ class RawProfile:
     thresholds: ProfilingThresholds
     interval_s: float
     notes: tuple[str, ...]
+    service: str = ""
+    always_on: bool = False
 
 
 def build_report(raw: RawProfile) -> ProfileReport:
@@ -63,24 +68,24 @@ def build_report(raw: RawProfile) -> ProfileReport:
 
     frames: list[FrameKey] = []
     index_of: dict[CodeType, int] = {}
-    per_stack: dict[int, list[Any]] = {}  # id(stack) -> [stack, count, weight, cpu]
+    # (id(stack), id(offsets)) -> [indices, lines, count, weight, cpu]; the tuples stay alive in tracker.samples
+    per_stack: dict[tuple[int, int], list[Any]] = {}
     samples: list[ReportSample] = []
-    converted: dict[int, tuple[int, ...]] = {}
-    for stack, weight, sample_cpu, state, span, thread in tracker.samples:
-        key = id(stack)
-        indices = converted.get(key)
-        if indices is None:
+    for stack, lastis, weight, sample_cpu, state, span, thread in tracker.samples:
+        key = (id(stack), id(lastis))
+        entry = per_stack.get(key)
+        if entry is None:
             for code in stack:
                 if code not in index_of:
                     index_of[code] = len(frames)
                     frames.append(frame_key(code))
-            indices = converted[key] = tuple(index_of[c] for c in reversed(stack))
-            per_stack[key] = [indices, 0, 0.0, 0.0]
-        entry = per_stack[key]
-        entry[1] += 1
-        entry[2] += weight
-        entry[3] += sample_cpu
-        samples.append(ReportSample(indices, weight, sample_cpu, SampleState(state), span, thread))
+            indices = tuple(index_of[c] for c in reversed(stack))
+            lines = tuple(line_of(c, i) for c, i in zip(reversed(stack), reversed(lastis), strict=True))
+            entry = per_stack[key] = [indices, lines, 0, 0.0, 0.0]
+        entry[2] += 1
+        entry[3] += weight
+        entry[4] += sample_cpu
+        samples.append(ReportSample(entry[0], weight, sample_cpu, SampleState(state), span, thread, entry[1]))
 
     count = [0] * len(frames)
     self_s = [0.0] * len(frames)
@@ -88,7 +93,7 @@ def build_report(raw: RawProfile) -> ProfileReport:
     total_s = [0.0] * len(frames)
     callees: dict[int, set[int]] = {}
     tree: dict[int, list[Any]] = {}
-    for indices, n, weight, sample_cpu in per_stack.values():
+    for indices, lines, n, weight, sample_cpu in per_stack.values():
         leaf = indices[-1]
         self_s[leaf] += weight
         self_cpu[leaf] += sample_cpu
@@ -101,14 +106,16 @@ def build_report(raw: RawProfile) -> ProfileReport:
         for depth, index in enumerate(indices[:_MAX_TREE_DEPTH]):
             node = level.get(index)
             if node is None:
-                node = level[index] = [0, 0.0, 0.0, {}]
+                node = level[index] = [0, 0.0, 0.0, {}, {}]
             node[0] += n
             node[1] += weight
+            node[4][lines[depth]] = node[4].get(lines[depth], 0.0) + weight
             if depth == len(indices) - 1:
                 node[2] += weight
             level = node[3]
+    line_stats, hot, charged = _line_stats(per_stack.values(), frames)
 
-    functions = _functions(raw, frames, index_of, count, self_s, self_cpu, total_s)
+    functions = _functions(raw, frames, index_of, count, self_s, self_cpu, total_s, hot, charged)
     by_key = {f.name + "\0" + f.location: f for f in functions}
     callee_stats = {
         frames[caller].name + "\0" + frames[caller].location: [
@@ -138,6 +145,8 @@ def build_report(raw: RawProfile) -> ProfileReport:
         achieved_rate_hz=tracker.ticks / wall if wall > 0 else 0.0,
         interval_s=raw.interval_s,
         dropped_samples=tracker.dropped,
+        mode="always-on" if raw.always_on else "on-demand",
+        cpu_share=tracker.sampling_time / wall if wall > 0 else 0.0,
     )
     recommendations = advise(
         functions, callee_stats, tuple(slow_io), raw.memory, raw.memory_sites, wall, raw.thresholds
@@ -156,7 +165,11 @@ def build_report(raw: RawProfile) -> ProfileReport:
         frames=tuple(frames),
         samples=tuple(samples),
         functions=tuple(functions),
-        top_functions=tuple(functions[: raw.thresholds.hot_functions]),
+        top_functions=tuple(
+            sorted(functions, key=lambda f: (f.app_self_s, f.self_s, f.total_s), reverse=True)[
+                : raw.thresholds.hot_functions
+            ]
+        ),
         call_tree=root,
         slow_io=tuple(slow_io),
         memory=raw.memory,
@@ -165,6 +178,9 @@ def build_report(raw: RawProfile) -> ProfileReport:
         overhead=overhead,
         notes=tuple(notes),
         span_samples=dict(Counter(s.span_id for s in samples)),
+        service=raw.service,
+        thread_names=dict(tracker.thread_names),
+        hot_lines=tuple(sorted(line_stats, key=lambda ls: (ls.self_s, ls.total_s), reverse=True)),
     )
 
 
@@ -176,6 +192,8 @@ def _functions(
     self_s: list[float],
     self_cpu: list[float],
     total_s: list[float],
+    hot: dict[int, int],
+    charged: dict[int, float],
 ) -> list[FunctionStats]:
     invocations = raw.tracker.invocations
     out: list[FunctionStats] = []
@@ -193,7 +211,7 @@ def _functions(
         out.append(
             FunctionStats(
                 key.name, key.file, key.line, count[index], self_s[index], total_s[index], self_cpu[index],
-                calls, exact, low, avg, high,
+                calls, exact, low, avg, high, hot.get(index, 0), charged.get(index, 0.0),
             )
         )  # fmt: skip
     for code, (calls, total, low, high) in (raw.exact or {}).items():
@@ -206,7 +224,52 @@ def _functions(
     return out
 
 
+def _line_stats(
+    per_stack: Iterable[list[Any]], frames: list[FrameKey]
+) -> tuple[list[LineStats], dict[int, int], dict[int, float]]:
+    """Per (function, line): total time with the line executing, and self time as the innermost application line;
+    each function's hottest line (most total time); and per function, the time it was the innermost application
+    frame (its self time plus that of the library code below it)."""
+    library = [is_library(f.file) for f in frames]
+    figures: dict[tuple[int, int], list[Any]] = {}  # (frame index, line) -> [samples, self, total]
+    for indices, lines, n, weight, _cpu in per_stack:
+        owner = len(indices) - 1
+        while owner > 0 and library[indices[owner]]:
+            owner -= 1
+        if library[indices[owner]]:
+            owner = len(indices) - 1  # no application code on the stack: the leaf line
+        for key in set(zip(indices, lines, strict=True)):
+            entry = figures.get(key)
+            if entry is None:
+                entry = figures[key] = [0, 0.0, 0.0]
+            entry[0] += n
+            entry[2] += weight
+        figures[indices[owner], lines[owner]][1] += weight
+    hot: dict[int, tuple[float, int]] = {}
+    for (index, line), (_n, _own, total) in figures.items():
+        if index not in hot or total > hot[index][0]:
+            hot[index] = (total, line)
+    stats = [
+        LineStats(frames[index].name, frames[index].file, line, n, own, total)
+        for (index, line), (n, own, total) in figures.items()
+    ]
+    charged: dict[int, float] = {}
+    for (index, _line), (_n, own, _total) in figures.items():
+        charged[index] = charged.get(index, 0.0) + own
+    return stats, {index: line for index, (_total, line) in hot.items()}, charged
+
+
 def _nodes(level: dict[int, list[Any]], frames: list[FrameKey]) -> tuple[CallNode, ...]:
-    nodes = [CallNode(frames[index], n[0], n[1], n[2], _nodes(n[3], frames)) for index, n in level.items()]
+    nodes = [
+        CallNode(
+            frames[index],
+            n[0],
+            n[1],
+            n[2],
+            _nodes(n[3], frames),
+            tuple(sorted(n[4].items(), key=lambda item: item[1], reverse=True)),
+        )
+        for index, n in level.items()
+    ]
     nodes.sort(key=lambda node: node.total_s, reverse=True)
     return tuple(nodes)

@@ -1,11 +1,13 @@
 """The process's one sampler thread.
 
-The thread starts with the first session. While sessions are active, every ``interval_s`` it reads
+The thread starts with the first session. While sessions are active, every tick (``interval_s`` while an
+on-demand session is active, else the always-on mode's adaptive interval, ``_rate``) it reads
 ``sys._current_frames()``, walks each thread's stack from the leaf to the root once (``_attribution`` decides which
 sessions the stack belongs to) and hands each session its sample with the thread's CPU share over the interval
 (``_cpuclock``) and, off CPU, the IO classification of the leaf frame (``_frames``). When the last session stops it
-drops every frame reference and restores the GIL switch interval at once, then parks (blocked, no wake-ups) for
-``linger_s`` so back-to-back requests do not each pay a thread start (~0.3-1 ms), and exits.
+drops every frame reference at once (the GIL switch interval is restored when the last on-demand one stops), then
+parks (blocked, no wake-ups) for ``linger_s`` so back-to-back requests do not each pay a thread start (~0.3-1 ms),
+and exits.
 
 A thread whose leaf frame, its instruction and its caller are unchanged since the previous tick reuses the previous
 attribution (idle and blocked threads cost a few comparisons). The tick holds ``_lock``; unregistering a session
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import sys
 import threading
 import time
@@ -26,6 +29,7 @@ from ..trace._health import register_profiler_stats
 from ._attribution import Attribution, Hit, SessionMark, SpanMark
 from ._cpuclock import ThreadClocks
 from ._frames import classify_io, is_selector_wait
+from ._rate import RateControl
 from ._types import SampleState
 
 __all__ = ["SAMPLER", "Sampler", "SessionMark", "SpanMark"]
@@ -70,6 +74,8 @@ class Sampler:
         self._ident = -1
         self._clocks = ThreadClocks()
         self._logged = False
+        self.rate = getattr(self, "rate", None) or RateControl()
+        self._fast = 0  # active on-demand sessions: while there are any, the sampler ticks at interval_s
 
     # lifecycle ---------------------------------------------------------------------------------------------------
     def configure(
@@ -78,9 +84,13 @@ class Sampler:
         interval_s: float | None = None,
         switch_interval_s: float | None | bool = False,
         linger_s: float | None = None,
+        always_on_interval_s: float | None = None,
+        max_overhead: float | None = None,
     ) -> None:
-        """Set the sampling interval, the GIL switch interval used while sampling (None leaves the interpreter's
-        alone) and how long an idle sampler thread waits for the next session before it exits."""
+        """Set the on-demand sampling interval, the GIL switch interval used while an on-demand session is active
+        (None leaves the interpreter's alone), how long an idle sampler thread waits for the next session before it
+        exits, and the always-on mode's base interval and CPU budget (``_rate``)."""
+        self.rate.configure(always_on_interval_s=always_on_interval_s, max_overhead=max_overhead)
         if interval_s is not None:
             if not 0.0001 <= interval_s <= 1.0:
                 raise ValueError("interval_s must be within [0.0001, 1]")
@@ -108,8 +118,10 @@ class Sampler:
     def register(self, session: Any) -> None:
         with self._lock:
             self.profiles_taken += 1
-            if not self._sessions:
-                self._lower_switch_interval()
+            if not session.always_on:
+                if not self._fast:
+                    self._lower_switch_interval()
+                self._fast += 1
             self._sessions.append(session)
             self._exit_now = False
             if self._thread is None:
@@ -122,13 +134,17 @@ class Sampler:
         with self._lock:
             if session in self._sessions:
                 self._sessions.remove(session)
+                if not session.always_on:
+                    self._fast -= 1
+                    if not self._fast:
+                        self._restore_switch_interval()
             self.attribution.forget(session)
             if not self._sessions:
-                # Nothing left to sample: drop every frame reference and the GIL setting now. The thread itself
-                # parks (no wake-ups) for ``linger_s``, so back-to-back requests do not pay a thread start each.
-                self._restore_switch_interval()
+                # Nothing left to sample: drop every frame reference now. The thread itself parks (no wake-ups) for
+                # ``linger_s``, so back-to-back requests do not pay a thread start each.
                 self._threads = {}
                 self.attribution.clear_cache()
+                self.rate.idle()
 
     def stop_idle(self, timeout: float = 1.0) -> bool:
         """End a parked sampler thread now (tests, shutdown). True if no sampler thread remains."""
@@ -154,18 +170,29 @@ class Sampler:
             sys.setswitchinterval(self._saved_switch)
         self._saved_switch = self._set_switch = None
 
+    @property
+    def current_interval_s(self) -> float:
+        """The interval the sampler ticks at now: on demand while any on-demand session is active, else always-on."""
+        return self.interval_s if self._fast else self.rate.adaptive_s
+
     def _run(self) -> None:
         self._ident = threading.get_ident()
         last = time.perf_counter()
+        phase = 1.0
         while True:
-            time.sleep(self.interval_s)
+            time.sleep((self.interval_s if self._fast else self.rate.adaptive_s) * phase)
+            phase = 1.0
             with self._lock:
                 if not self._sessions:
                     if not self._park():
                         return
+                    # Woken by a new session: the first tick at a random point of the interval, so a request shorter
+                    # than the interval (one after another, the always-on rate) is sampled in proportion to its time.
+                    phase = random.random()
                     last = time.perf_counter()
                     continue
                 now = time.perf_counter()
+                started_cpu = time.thread_time()
                 try:
                     self._tick(now, now - last)
                 except Exception:  # pragma: no cover - a profiler bug must not take the process down
@@ -173,10 +200,13 @@ class Sampler:
                         self._logged = True
                         _log.exception("c13 profiler: sampling failed; continuing")
                 last = now
-                cost = time.perf_counter() - now
+                for session in self._sessions:
+                    session._tracker.ticks += 1
+                cost = time.thread_time() - started_cpu  # the sampler's own CPU for this tick, bookkeeping included
                 self.overhead_s += cost
                 for session in self._sessions:
-                    session._on_tick(cost)
+                    session._tracker.sampling_time += cost
+                self.rate.record(now, cost, not self._fast)
 
     def _park(self) -> bool:
         """With the lock held: wait for a session for up to ``linger_s``. False: the thread must exit."""
@@ -230,11 +260,11 @@ class Sampler:
         if fraction is None:
             fraction = 0.0 if io is not None else 1.0
         state = _CPU if fraction >= 0.5 else _IO if io is not None else _WAIT
-        for session, stack, frames, span in hits:
+        for session, stack, lastis, frames, span in hits:
             if session.active:
                 seen.add(session)
                 session._tracker.sample(
-                    ident, stack, frames, span or session.current_span(), now, dt, fraction, state, io
+                    ident, stack, lastis, frames, span or session.current_span(), now, dt, fraction, state, io
                 )
 
 
@@ -251,7 +281,13 @@ if hasattr(os, "register_at_fork"):
 
 
 def _stats() -> dict[str, float]:
-    return {"profiles_taken": SAMPLER.profiles_taken, "overhead_seconds": SAMPLER.overhead_s}
+    running = SAMPLER.sampling
+    return {
+        "profiles_taken": SAMPLER.profiles_taken,
+        "overhead_seconds": SAMPLER.overhead_s,
+        "cpu_ratio": SAMPLER.rate.cpu_ratio if running else 0.0,
+        "interval_seconds": SAMPLER.current_interval_s if running else 0.0,
+    }
 
 
 register_profiler_stats(_stats)

@@ -38,6 +38,7 @@ class RequestProfiler:
             default_type=config.profile_type,
         )
         self.thresholds = ProfilingThresholds()
+        self.service = config.service_name
 
     def decide(self, method: str, path: str, header: Callable[[str], str | None]) -> ProfileDecision | None:
         try:
@@ -57,6 +58,10 @@ class RequestProfiler:
                 trace_id=span.context.trace_id,
                 span_id=span.context.span_id,
                 thresholds=self.thresholds,
+                service=self.service,
+                # Sampled and slow-request profiles run all the time: the always-on rate, within its CPU budget.
+                # A token asks for this one request in detail: the on-demand rate.
+                always_on=decision.reason != "header",
             )
             profile = RequestProfile(session, decision, span)
             session.start_at(frame)
@@ -86,6 +91,8 @@ class RequestProfile:
             return self.headers
         self._finished = True
         try:
+            if self.session.running:
+                self.session.stop()  # first: c13's own finishing work below is not the request's
             self._release()
             from . import finish_profile, profile_response_headers
 

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from types import FrameType, TracebackType
 from typing import Any, TypeVar
 
+from ._awaits import AwaitChain
 from ._hooks import ACTIVE_SESSIONS, SPAN_ACTIVATION_LISTENER
 from ._modes import ModeRecorders
 from ._report import RawProfile, build_report
@@ -51,8 +52,12 @@ class ProfileSession:
         span_id: int = 0,
         thresholds: ProfilingThresholds | None = None,
         max_samples: int = 100_000,
+        service: str = "",
+        always_on: bool = False,
     ) -> None:
         self.profile_id = secrets.token_hex(8)
+        self.service = service
+        self.always_on = always_on  # sampled at the always-on rate (``_rate``), unless an on-demand session runs
         self.profile_type = ProfileType.parse(profile_type)
         self.name = name
         self.trace_id = trace_id
@@ -62,6 +67,9 @@ class ProfileSession:
         self.loop_thread: int | None = None
         self._state = "new"
         self._frames: list[FrameType] = []
+        self._includes: dict[FrameType, bool] = {}  # registered frame -> part of the profile itself
+        self._task: asyncio.Task[Any] | None = None
+        self._awaits = AwaitChain()
         self._spans = SpanTracker(self, span_id, None)
         self._external: list[IOEvent] = []
         self._tracker = Tracker(self.thresholds.slow_io_s, max_samples)
@@ -99,6 +107,9 @@ class ProfileSession:
         self._state = "stopped"
         SAMPLER.unregister(self)  # waits for a tick in progress (no sample arrives after this); unmarks our frames
         self._frames.clear()
+        self._includes.clear()
+        self._awaits.clear()
+        self._task = None
         self._spans.frames.clear()
         try:
             self._modes.stop_memory()
@@ -182,6 +193,7 @@ class ProfileSession:
         try:
             asyncio.get_running_loop()
             self.loop_thread = self._thread
+            self._task = asyncio.current_task()
         except RuntimeError:
             self.loop_thread = None
         self._started_at = time.time()
@@ -192,7 +204,6 @@ class ProfileSession:
         ACTIVE_SESSIONS.set((*[s for s in ACTIVE_SESSIONS.get() if s.active], self))
         SPAN_ACTIVATION_LISTENER.set(self._spans)
         self._context_set = True
-        self.active = True
         self._mark(frame, include)
         if self.loop_thread is None and self._thread not in SAMPLER.bindings:
             SAMPLER.bindings[self._thread] = self
@@ -201,10 +212,14 @@ class ProfileSession:
             self._modes.start()
         except Exception:  # pragma: no cover
             _log_once("starting a profiling mode")
+        # Last: until now the thread ran c13's own start-up (waiting for the sampler's lock under load), which is
+        # not the request's; the sampler records nothing for an inactive session.
+        self.active = True
 
     def _mark(self, frame: FrameType, include: bool) -> None:
         SAMPLER.mark(frame, SessionMark(self, include))
         self._frames.append(frame)
+        self._includes.setdefault(frame, include)
 
     def _reset_context(self) -> None:
         """Leave the context as if this session had not been there; sessions may stop in any order."""
@@ -226,11 +241,14 @@ class ProfileSession:
 
     # called by the sampler thread (samples go straight to ``_tracker``) ----------------------------------------
     def _on_idle(self, now: float, dt: float, loop_idle: bool) -> None:
-        self._tracker.suspended(now, dt, loop_idle, self._root, self._frames)
-
-    def _on_tick(self, cost: float) -> None:
-        self._tracker.ticks += 1
-        self._tracker.sampling_time += cost
+        wait = None
+        if self._root is not None:  # run_async: the chain starts at the request's own awaitable
+            wait = self._awaits.read(self._root, {})
+        elif self._task is not None:
+            wait = self._awaits.read(self._task.get_coro(), self._includes)
+        if wait is None and self._frames:
+            wait = self._awaits.fallback(self._frames[0])
+        self._tracker.suspended(now, dt, loop_idle, wait, self.current_span(), self.loop_thread or 0)
 
     # results -----------------------------------------------------------------------------------------------------
     def report(self) -> ProfileReport:
@@ -263,6 +281,8 @@ class ProfileSession:
             memory=memory,
             memory_sites=sites,
             thresholds=self.thresholds,
-            interval_s=SAMPLER.interval_s,
+            interval_s=SAMPLER.rate.adaptive_s if self.always_on else SAMPLER.interval_s,
             notes=tuple(self._modes.notes),
+            service=self.service,
+            always_on=self.always_on,
         )

@@ -5,7 +5,8 @@
   An asyncio request that is suspended (on no stack) during a tick is waiting: IO wait if its loop thread sits in the
   selector (the loop is idle, so the request waits for the network or a timer), otherwise waiting for the loop.
 * **IO episodes.** Consecutive IO samples of one thread stopped at the same frame and instruction are one wait;
-  those of at least ``slow_io_s`` become ``IOEvent``s. Suspended asyncio requests get the same per await site.
+  those of at least ``slow_io_s`` become ``IOEvent``s. Suspended asyncio requests get the same per await site, and
+  a waiting sample per tick there (``_awaits``), so awaited time shows in every output.
 * **Observed invocations.** A frame seen in consecutive samples at the same stack position is one invocation
   (frames are compared by identity and kept alive between samples, so an id is never reused by mistake). A
   suspended coroutine or generator keeps its invocation open until it is seen again. The duration estimate is
@@ -14,21 +15,20 @@
 
 from __future__ import annotations
 
-import linecache
-from types import CodeType, CoroutineType, FrameType, GeneratorType
+import threading
+from types import CodeType, FrameType
 from typing import Any
 
+from ._awaits import WaitSite
 from ._frames import is_io_module
 from ._types import IOEvent, SampleState
 
 __all__ = ["Tracker"]
 
 _GENERATOR_FLAGS = 0x20 | 0x80 | 0x100 | 0x200
-_IO = SampleState.IO
-_ASYNC_LIBRARIES = frozenset({"asyncio", "anyio", "trio", "sniffio", "concurrent"})
-Sample = tuple[
-    tuple[CodeType, ...], float, float, int, int, int
-]  # stack (leaf first), weight, cpu, state, span, thread
+_IO, _WAIT = SampleState.IO, SampleState.WAIT
+# stack (leaf first), instruction offsets (leaf first), weight, cpu, state, span, thread
+Sample = tuple[tuple[CodeType, ...], tuple[int, ...], float, float, int, int, int]
 
 
 class _Episode:
@@ -58,6 +58,7 @@ class Tracker:
         self.await_io_s = 0.0
         self.await_other_s = 0.0
         self.io_events: list[IOEvent] = []
+        self.thread_names: dict[int, str] = {}
         self.invocations: dict[CodeType, list[Any]] = {}
         self._started = 0.0
         self._thread = 0
@@ -80,6 +81,7 @@ class Tracker:
         self,
         ident: int,
         stack: tuple[CodeType, ...],
+        lastis: tuple[int, ...],
         frames: list[FrameType],
         span: int,
         now: float,
@@ -91,13 +93,15 @@ class Tracker:
         weight = now - self._started
         if dt < weight:
             weight = dt
+        if ident not in self.thread_names:
+            self.thread_names[ident] = _thread_name(ident)
         cpu = weight * fraction
         self.cpu_s += cpu
         if ident == self._thread:
             self.own_cpu_s += cpu
         if stack:
             if len(self.samples) < self.max_samples:
-                self.samples.append((stack, weight, cpu, state, span, ident))
+                self.samples.append((stack, lastis, weight, cpu, state, span, ident))
             else:
                 self.dropped += 1
         episode = self._episodes.get(ident) if self._episodes else None
@@ -115,23 +119,29 @@ class Tracker:
         if frames:
             self._track(ident, frames, now, weight)
 
-    def suspended(self, now: float, dt: float, loop_idle: bool, root: Any, registered: list[FrameType]) -> None:
-        """An asyncio request was on no stack during this tick."""
+    def suspended(self, now: float, dt: float, loop_idle: bool, wait: WaitSite | None, span: int, thread: int) -> None:
+        """An asyncio request was on no stack during this tick: a waiting sample at its await site."""
         weight = self._weight(now, dt)
         if loop_idle:
             self.await_io_s += weight
         else:
             self.await_other_s += weight
-        site = _await_site(root, registered)
-        episode = self._await
-        if site is None:
+        if wait is None:
             return
+        if thread not in self.thread_names:
+            self.thread_names[thread] = _thread_name(thread)
+        if len(self.samples) < self.max_samples:
+            self.samples.append((wait.stack, wait.lastis, weight, 0.0, _IO if loop_idle else _WAIT, span, thread))
+        else:
+            self.dropped += 1
+        site = wait.site
+        episode = self._await
         if episode is not None and episode.frame is site and episode.lasti == site.f_lasti:
             episode.duration += weight
             return
         self._close(episode)
-        text = linecache.getline(site.f_code.co_filename, site.f_lineno).strip()[:120] or site.f_code.co_name
-        self._await = _Episode(site, "await", text, f"{site.f_code.co_filename}:{site.f_lineno}", weight, False)
+        where = f"{site.f_code.co_filename}:{site.f_lineno}"
+        self._await = _Episode(site, "await", wait.what, where, weight, False)
 
     def finish(self, stopped: float) -> None:
         for episode in self._episodes.values():
@@ -204,30 +214,17 @@ class Tracker:
         self._ended.clear()
 
 
+def _thread_name(ident: int) -> str:
+    """Once per thread and profile (not per sample): the thread's name, or its id when it is not a Python thread."""
+    for thread in threading.enumerate():
+        if thread.ident == ident:
+            return thread.name
+    return str(ident)
+
+
 def _where(frames: list[FrameType]) -> str:
     """The first frame, from the leaf, outside the IO modules: the code that made the call."""
     for frame in frames:
         if not is_io_module(frame):
             return f"{frame.f_code.co_filename}:{frame.f_lineno}"
     return f"{frames[0].f_code.co_filename}:{frames[0].f_lineno}"
-
-
-def _await_site(root: Any, registered: list[FrameType]) -> FrameType | None:
-    """The innermost suspended frame of the request's await chain (or its registered coroutine frame)."""
-    site: FrameType | None = None
-    awaitable = root
-    for _ in range(128):
-        kind = type(awaitable)
-        if kind is CoroutineType:
-            frame, awaitable = awaitable.cr_frame, awaitable.cr_await
-        elif kind is GeneratorType:
-            frame, awaitable = awaitable.gi_frame, awaitable.gi_yieldfrom
-        else:
-            break
-        if frame is None:
-            break
-        if site is None or frame.f_globals.get("__name__", "").partition(".")[0] not in _ASYNC_LIBRARIES:
-            site = frame  # the innermost frame outside the async libraries: where the request waits
-    if site is None and registered:
-        site = registered[0]
-    return site

@@ -11,6 +11,7 @@ __all__ = [
     "FrameKey",
     "FunctionStats",
     "IOEvent",
+    "LineStats",
     "MemoryStats",
     "ProfileReport",
     "ProfileType",
@@ -84,7 +85,10 @@ class FunctionStats:
 
     ``samples``/``self_s``/``total_s`` come from sampling. ``calls`` is exact in EXACT mode (``calls_exact``), else
     the number of distinct invocations the sampler saw (long calls are always seen, short ones mostly not), and
-    ``min_s``/``avg_s``/``max_s`` are per observed invocation (sampling) or per call (exact mode).
+    ``min_s``/``avg_s``/``max_s`` are per observed invocation (sampling) or per call (exact mode). ``line`` is the
+    ``def`` line; ``hot_line`` the line of the function where most sampled time was spent (0: none sampled).
+    ``app_self_s``: time for which it was the innermost frame of application code on the stack (its self time plus
+    that of the standard library, packages and c13 code below it); 0 for library code under application code.
     """
 
     name: str
@@ -99,6 +103,31 @@ class FunctionStats:
     min_s: float | None = None
     avg_s: float | None = None
     max_s: float | None = None
+    hot_line: int = 0
+    app_self_s: float = 0.0
+
+    @property
+    def location(self) -> str:
+        return f"{self.file}:{self.line}"
+
+    @property
+    def hot_location(self) -> str:
+        """``file:line`` of the hottest line, else of the ``def`` line."""
+        return f"{self.file}:{self.hot_line or self.line}"
+
+
+@dataclass(frozen=True, slots=True)
+class LineStats:
+    """One source line of one function. ``total_s``: sampled time with this line executing (in it or in what it
+    called). ``self_s``: time for which it was the innermost line of the application's own code on the stack (what a
+    library frame below it did is charged to the line that called the library)."""
+
+    function: str
+    file: str
+    line: int
+    samples: int
+    self_s: float
+    total_s: float
 
     @property
     def location(self) -> str:
@@ -107,13 +136,15 @@ class FunctionStats:
 
 @dataclass(frozen=True, slots=True)
 class CallNode:
-    """A node of the call tree (root to leaf), aggregated over samples."""
+    """A node of the call tree (root to leaf), aggregated over samples. ``lines``: ``(line, seconds)`` of the
+    function's lines executing in this node's samples, most time first."""
 
     frame: FrameKey
     samples: int
     total_s: float
     self_s: float
     children: tuple[CallNode, ...] = ()
+    lines: tuple[tuple[int, float], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,15 +200,18 @@ class ProfilerOverhead:
 
     samples: int
     ticks: int  # sampler wake-ups while this profile ran
-    sampling_time_s: float  # time the sampler thread spent walking stacks while this profile ran
+    sampling_time_s: float  # CPU the sampler thread spent while this profile ran (shared with concurrent profiles)
     achieved_rate_hz: float  # ticks / wall time
-    interval_s: float  # configured sampling interval
+    interval_s: float  # the sampler's interval when the profile ended
     dropped_samples: int = 0  # samples not kept once the per-profile cap was reached
+    mode: str = "on-demand"  # "on-demand" (~1 kHz) or "always-on" (~100 Hz, adaptive, within max_overhead)
+    cpu_share: float = 0.0  # sampling_time_s / wall_s: the sampler's CPU as a share of one CPU over the profile
 
 
 @dataclass(frozen=True, slots=True)
 class ReportSample:
-    """One stack sample: ``stack`` indexes ``ProfileReport.frames``, root first."""
+    """One stack sample: ``stack`` indexes ``ProfileReport.frames``, root first; ``lines`` holds the line each of
+    those frames was executing."""
 
     stack: tuple[int, ...]
     weight_s: float
@@ -185,6 +219,7 @@ class ReportSample:
     state: SampleState
     span_id: int
     thread_id: int
+    lines: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +239,7 @@ class ProfileReport:
     frames: tuple[FrameKey, ...]
     samples: tuple[ReportSample, ...]
     functions: tuple[FunctionStats, ...]  # sorted by self time, then total time
-    top_functions: tuple[FunctionStats, ...]
+    top_functions: tuple[FunctionStats, ...]  # by app_self_s (application code first), then self and total time
     call_tree: CallNode
     slow_io: tuple[IOEvent, ...]
     memory: MemoryStats | None
@@ -213,6 +248,9 @@ class ProfileReport:
     overhead: ProfilerOverhead
     notes: tuple[str, ...] = ()
     span_samples: dict[int, int] = field(default_factory=dict)
+    hot_lines: tuple[LineStats, ...] = ()  # by self time, then total time
+    service: str = ""  # the service the profile was taken in (the middleware's service_name)
+    thread_names: dict[int, str] = field(default_factory=dict)  # thread id -> name, for the sampled threads
 
     @property
     def memory_scope(self) -> str | None:

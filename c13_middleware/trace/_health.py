@@ -12,7 +12,8 @@ from ._processors import live_batch_processors
 from ._safety import log_once
 
 ProfilerStats = Callable[[], Mapping[str, float]]
-PROFILER_STAT_KEYS = ("profiles_taken", "overhead_seconds")
+PROFILER_STAT_KEYS = ("profiles_taken", "overhead_seconds")  # totals: summed over the registered profilers
+PROFILER_GAUGE_KEYS = ("cpu_ratio", "interval_seconds")  # current values: the largest is reported
 
 _profiler_stats: list[ProfilerStats] = []
 _profiler_lock = threading.Lock()
@@ -21,8 +22,10 @@ _profiler_lock = threading.Lock()
 def register_profiler_stats(stats: ProfilerStats) -> Callable[[], None]:
     """Have the health metrics read ``stats()`` at every scrape; returns the function that unregisters it.
 
-    ``stats()`` returns cumulative totals since the process started: ``{"profiles_taken": int,
-    "overhead_seconds": float}`` (other keys are ignored, a missing key counts as 0). It must be cheap and
+    ``stats()`` returns cumulative totals since the process started, ``{"profiles_taken": int,
+    "overhead_seconds": float}``, and may add current values: ``"cpu_ratio"`` (the sampler's CPU over its last
+    measurement window, as a share of one CPU) and ``"interval_seconds"`` (its sampling interval now, 0 when idle).
+    Other keys are ignored, a missing key counts as 0. It must be cheap and
     thread-safe: it runs on the scraping thread. The callable is held strongly until unregistered.
     """
     if not callable(stats):
@@ -40,18 +43,20 @@ def register_profiler_stats(stats: ProfilerStats) -> Callable[[], None]:
 
 def profiler_stats() -> dict[str, float]:
     """The registered profilers' totals, summed; a callable that fails or returns garbage is skipped."""
-    totals = dict.fromkeys(PROFILER_STAT_KEYS, 0.0)
+    totals = dict.fromkeys(PROFILER_STAT_KEYS + PROFILER_GAUGE_KEYS, 0.0)
     with _profiler_lock:
         sources = tuple(_profiler_stats)
     for source in sources:
         try:
             values = source()
-            read = {key: float(values.get(key, 0) or 0) for key in PROFILER_STAT_KEYS}
+            read = {key: float(values.get(key, 0) or 0) for key in PROFILER_STAT_KEYS + PROFILER_GAUGE_KEYS}
         except Exception:
             log_once("metrics-profiler-stats", "c13_middleware: a profiler stats callable failed", exc_info=True)
             continue
-        for key, value in read.items():
-            totals[key] += value
+        for key in PROFILER_STAT_KEYS:
+            totals[key] += read[key]
+        for key in PROFILER_GAUGE_KEYS:
+            totals[key] = max(totals[key], read[key])
     return totals
 
 

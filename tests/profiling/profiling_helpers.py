@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from c13_middleware.profiling import ProfileReport
+from c13_middleware.profiling import ProfileReport, ReportSample
 
 
 def burn_alpha(seconds: float) -> int:
@@ -28,12 +28,18 @@ def burn_beta(seconds: float) -> int:
     return n
 
 
+def running(report: ProfileReport) -> list[ReportSample]:
+    """The samples of code executing on a thread (not the waiting samples of a suspended coroutine)."""
+    return [s for s in report.samples if not report.frames[s.stack[-1]].name.startswith("[")]
+
+
 def share(report: ProfileReport, function: str) -> float:
-    """Fraction of the report's samples whose stack contains ``function``."""
-    if not report.samples:
+    """Fraction of the report's executing samples whose stack contains ``function``."""
+    samples = running(report)
+    if not samples:
         return 0.0
-    hits = sum(1 for s in report.samples if any(report.frames[i].name.endswith(function) for i in s.stack))
-    return hits / len(report.samples)
+    hits = sum(1 for s in samples if any(report.frames[i].name.endswith(function) for i in s.stack))
+    return hits / len(samples)
 
 
 def has(report: ProfileReport, function: str) -> int:

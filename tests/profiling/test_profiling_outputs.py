@@ -7,7 +7,6 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -22,6 +21,7 @@ from c13_middleware.profiling import (
 )
 from c13_middleware.profiling._hooks import SPAN_ACTIVATION_LISTENER
 from c13_middleware.profiling.renderers import speedscope_document
+from tests.profiling.pprof_reader import fields as _fields, packed as _packed
 from tests.profiling.profiling_helpers import burn_alpha, burn_beta
 
 SCHEMA = Path(__file__).with_name("data") / "speedscope-file-format-schema.json"
@@ -63,12 +63,14 @@ def test_speedscope_structure(report: ProfileReport) -> None:
     assert all(0 <= index < len(frames) for stack in profile["samples"] for index in stack)
     assert profile["endValue"] == pytest.approx(sum(profile["weights"]), abs=1e-3)
     leaves = {frames[stack[-1]]["name"] for stack in profile["samples"]}
-    assert {"burn_alpha", "burn_beta"} <= leaves
+    assert {name.rsplit(":", 1)[0] for name in leaves} >= {"burn_alpha", "burn_beta"}
+    for frame in frames:  # one frame per (function, executing line)
+        assert frame["name"].endswith(f":{frame['line']}")
     assert speedscope_document(report)["exporter"] == "c13_middleware"
 
 
 def test_collapsed_stacks(report: ProfileReport) -> None:
-    text = render_collapsed(report)
+    text = render_collapsed(report, weight="samples")
     lines = text.splitlines()
     assert lines and text.endswith("\n")
     total = 0
@@ -80,51 +82,13 @@ def test_collapsed_stacks(report: ProfileReport) -> None:
         total += int(match.group(2))
     assert total == len(report.samples)
     assert any(line.split(";")[-1].startswith("burn_alpha (") for line in lines)
-    micro = render_collapsed(report, weight="us")
+    micro = render_collapsed(report)  # the default: sampled wall time in microseconds
     assert sum(int(line.rsplit(" ", 1)[1]) for line in micro.splitlines()) == pytest.approx(
         sum(s.weight_s for s in report.samples) * 1e6, rel=0.01
     )
+    assert micro == render_collapsed(report, weight="us")
     with pytest.raises(ValueError):
         render_collapsed(report, weight="ms")
-
-
-# --- a minimal protobuf reader, against the field numbers of pprof's profile.proto ---------------------------------
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    shift = value = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, pos
-        shift += 7
-
-
-def _fields(data: bytes) -> dict[int, list[Any]]:
-    out: dict[int, list[Any]] = {}
-    pos = 0
-    while pos < len(data):
-        key, pos = _varint(data, pos)
-        field, wire = key >> 3, key & 7
-        if wire == 0:
-            value, pos = _varint(data, pos)
-        elif wire == 2:
-            length, pos = _varint(data, pos)
-            value, pos = data[pos : pos + length], pos + length
-        else:  # pragma: no cover - the writer emits no other wire types
-            raise AssertionError(f"unexpected wire type {wire}")
-        out.setdefault(field, []).append(value)
-    return out
-
-
-def _packed(chunks: list[bytes]) -> list[int]:
-    values = []
-    for chunk in chunks:
-        pos = 0
-        while pos < len(chunk):
-            value, pos = _varint(chunk, pos)
-            values.append(value)
-    return values
 
 
 def test_pprof_decodes_with_span_and_trace_labels(report: ProfileReport) -> None:
@@ -168,7 +132,10 @@ def test_svg_is_self_contained_and_well_formed(report: ProfileReport) -> None:
     svg = render_svg(report)
     root = ET.fromstring(svg)
     assert root.tag == "{http://www.w3.org/2000/svg}svg"
-    assert "<script" not in svg and "href" not in svg and "@import" not in svg and "url(" not in svg
+    # One file, no network: the only script is inline, nothing is fetched (no href, src, import or url()).
+    assert svg.count("<script") == 1 and '<script type="text/ecmascript"><![CDATA[' in svg
+    assert "href" not in svg and "src=" not in svg and "@import" not in svg and "url(" not in svg
+    assert "fetch(" not in svg and "XMLHttpRequest" not in svg
     ns = {"svg": "http://www.w3.org/2000/svg"}
     titles = [t.text or "" for t in root.iterfind(".//svg:title", ns)]
     assert any(t.startswith("all ") for t in titles)

@@ -126,6 +126,12 @@ class HealthCollector(Collector):
         overhead = CounterMetricFamily(
             f"{p}profiler_overhead_seconds", "Time the profiler spent sampling and building reports.", unit="seconds"
         )
+        cpu_ratio = GaugeMetricFamily(
+            f"{p}profiler_cpu_ratio", "The profiler's sampler CPU over its last window, as a share of one CPU."
+        )
+        interval = GaugeMetricFamily(
+            f"{p}profiler_interval_seconds", "The profiler's sampling interval now (0: idle).", unit="seconds"
+        )
         if with_samples:
             for name, stats in sorted(span_processor_stats().items()):
                 exported.add_metric([name], stats.exported)
@@ -136,7 +142,9 @@ class HealthCollector(Collector):
             totals = profiler_stats()
             profiles.add_metric([], totals["profiles_taken"])
             overhead.add_metric([], totals["overhead_seconds"])
-        yield from (exported, dropped, failed, queue, capacity, profiles, overhead)
+            cpu_ratio.add_metric([], totals["cpu_ratio"])
+            interval.add_metric([], totals["interval_seconds"])
+        yield from (exported, dropped, failed, queue, capacity, profiles, overhead, cpu_ratio, interval)
 
 
 class FindingsCollector(Collector):
