@@ -1,6 +1,7 @@
 """FastAPI's own OpenTelemetry spans (its telemetry left at its default) and c13's through the API bridge, with
 ``app.add_middleware(C13Middleware)``: FastAPI starts its SERVER span around its middleware stack, before c13's, and
-c13's SERVER span joins it (docs/server.md, "Parent"): one trace, SQLAlchemy's spans under c13's SERVER span."""
+c13's SERVER span joins it (docs/server.md, "A span already current"): one trace, SQLAlchemy's spans under c13's
+SERVER span. OpenTelemetry's WSGI middleware outside c13's follows the same rule."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+from opentelemetry.instrumentation.wsgi import OpenTelemetryMiddleware
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.pool import StaticPool
+from werkzeug.test import Client as WerkzeugClient
 
-from c13_middleware import InMemoryExporter, Span, SpanKind, Tracer
+from c13_middleware import C13WSGIMiddleware, InMemoryExporter, Span, SpanKind, Tracer
 from c13_middleware.integrations.starlette import C13Middleware
 from tests.integrations.otel_bridge import ancestors, bridge as bridge, is_child
 
@@ -51,9 +54,11 @@ def shop(engine: Engine, **options: Any) -> FastAPI:
 
 
 def servers(spans: list[Span]) -> tuple[list[Span], list[Span]]:
-    """(c13's SERVER spans, FastAPI's SERVER spans)."""
+    """(c13's SERVER spans, the other SERVER spans: FastAPI's)."""
     found = [s for s in spans if s.kind is SpanKind.SERVER]
-    return [s for s in found if s.scope.name == "c13_middleware"], [s for s in found if s.scope.name == "fastapi"]
+    return [s for s in found if s.scope.name == "c13_middleware"], [
+        s for s in found if s.scope.name != "c13_middleware"
+    ]
 
 
 @pytest.mark.parametrize("traceparent", [None, TRACEPARENT])
@@ -133,3 +138,25 @@ def test_no_cross_request_parenting_under_concurrency(engine: Engine, exporter: 
     for query in queries:
         (request,) = [s for s in ancestors(query, spans) if s in c13_spans]
         assert {query.context.trace_id} == {request.context.trace_id}
+
+
+@pytest.mark.parametrize("traceparent", [None, TRACEPARENT])
+def test_opentelemetrys_wsgi_middleware_outside_c13s(
+    bridge: Tracer, options: dict[str, Any], exporter: InMemoryExporter, traceparent: str | None
+) -> None:
+    """The same rule for every adapter: OpenTelemetry's WSGI middleware around c13's, its SERVER span started through
+    the bridge, c13's joins it."""
+
+    def hello(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"hello"]
+
+    app = OpenTelemetryMiddleware(C13WSGIMiddleware(hello, **options))
+    response = WerkzeugClient(app).get("/", headers={"traceparent": traceparent} if traceparent else {})
+    assert response.status_code == 200 and response.get_data() == b"hello"
+    c13, other = servers(exporter.get_finished_spans())
+    (otel,) = [s for s in other if s.scope.name == "opentelemetry.instrumentation.wsgi"]
+    (c13_span,) = c13
+    assert is_child(c13_span, otel)
+    if traceparent:
+        assert otel.context.trace_id_hex == CALLER_TRACE
