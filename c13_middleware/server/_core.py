@@ -15,6 +15,7 @@ from ..propagation._baggage import Baggage
 from ..propagation._fields import extract_fields
 from ..propagation._span_context import SpanContext
 from ..trace._config import FORBIDDEN_HEADERS, excluded_urls_from_env
+from ..trace._context import _current_span
 from ..trace._observe import notify
 from ..trace._safety import log_once
 from ..trace._semconv import method_attributes, redact_query, split_host
@@ -97,6 +98,9 @@ class ServerCore:
             links: Sequence[Link] = ()
             if propagation:
                 parent, baggage, links = self._incoming(propagation)
+            current = _current_span.get()
+            if current is not None:  # a span outside c13's middleware (FastAPI's own) may be this request's
+                parent = self._join(current, parent, links)
 
             limit = self.max_length
             if limit is not None and len(path) > limit:
@@ -155,6 +159,9 @@ class ServerCore:
             links: Sequence[Link] = ()
             if fields:
                 parent, baggage, links = self._incoming(fields)
+            current = _current_span.get()
+            if current is not None:
+                parent = self._join(current, parent, links)
             attributes = dict(rpc_attributes)
             if address:
                 attributes["client.address"] = address
@@ -180,6 +187,13 @@ class ServerCore:
         if config.trust_incoming_context:
             return parent, baggage, ()
         return None, EMPTY_BAGGAGE, restart_links(parent)
+
+    def _join(self, current: Span, parent: SpanContext | None, links: Sequence[Link]) -> SpanContext | None:
+        """The SERVER span's parent when ``current`` is already current in the request's context (docs/server.md,
+        "Parent"); ``parent`` and ``links``: what ``_incoming`` made of the request's own fields."""
+        trusted = self.config.trust_incoming_context
+        caller = links[0].context if links and not trusted else None
+        return join_current(current, parent, caller, trusted)
 
     def collect_fields(self, items: Iterable[tuple[str, str | bytes]]) -> dict[str, list[str]] | None:
         """The propagation and profiling-trigger fields among ``items`` (lower-case names, repeats kept in order)."""
@@ -241,6 +255,41 @@ class ServerCore:
             attributes[prefix + name] = tuple(values)
 
 
+def join_current(
+    current: Span, incoming: SpanContext | None, caller: SpanContext | None, trusted: bool
+) -> SpanContext | None:
+    """Whether c13's SERVER span joins ``current``, a span current in the request's context before c13's middleware
+    ran (a framework's own SERVER span started outside it, such as FastAPI's; a local in-process caller's span):
+    ``current``'s context when it joins, else ``incoming`` (the trusted caller's context, or None).
+
+    * An ended span is never a parent: it is left over from an earlier request in a reused context.
+    * A trusted incoming context wins unless ``current`` continues it directly (its parent is the caller's span, as
+      a framework's span started from the same ``traceparent`` is): the same request, one trace.
+    * With no incoming context, ``current`` is joined: the request has no context of its own.
+    * Untrusted (``caller``: the context the caller sent, now only a link): ``current`` is joined only when it is
+      local, neither a remote context nor the direct child of one, and not in the caller's trace.
+    """
+    if current.end_time is not None:
+        return incoming
+    ctx = current.context
+    own_parent = current.parent
+    if trusted:
+        if incoming is None:
+            return ctx
+        if (
+            own_parent is not None
+            and own_parent.span_id == incoming.span_id
+            and own_parent.trace_id == incoming.trace_id
+        ):
+            return ctx
+        return incoming
+    if ctx.is_remote or (own_parent is not None and own_parent.is_remote):
+        return None
+    if caller is not None and caller.trace_id == ctx.trace_id:
+        return None
+    return ctx
+
+
 def restart_links(parent: SpanContext | None) -> tuple[Link, ...]:
     """At a trust boundary the caller's context does not become the parent: the new trace links to it instead."""
     return () if parent is None else (Link(parent, {"c13.link.reason": "untrusted_incoming_context"}),)
@@ -258,5 +307,6 @@ __all__ = [
     "ServerCore",
     "ServerRequest",
     "active_server_request",
+    "join_current",
     "restart_links",
 ]
