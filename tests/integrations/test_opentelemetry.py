@@ -45,6 +45,7 @@ from c13_middleware import (
     InMemoryExporter,
     Span,
     SpanKind,
+    SpanLimits,
     StatusCode,
     Tracer,
     configure,
@@ -218,6 +219,71 @@ def test_c13_samplers_decide(exporter: InMemoryExporter, bridge: Tracer) -> None
         assert ctx.is_valid and not ctx.trace_flags.sampled
         assert otel_trace.get_current_span() is span
     assert exporter.get_finished_spans() == []
+
+
+def test_opentelemetry_code_writes_to_the_c13_span_it_finds_current(bridge: Tracer, exporter: InMemoryExporter) -> None:
+    with bridge.start_as_current_span("c13 work"):
+        view = otel_trace.get_current_span()  # what an OpenTelemetry-instrumented library sees
+        assert repr(view).startswith("<SpanView of") and view.is_recording()
+        view.set_attribute("db.system", "postgresql")
+        view.set_attributes({"db.operation": "SELECT"})
+        view.add_event("retry", {"attempt": 2}, timestamp=123)
+        view.add_link(OtelSpanContext(7, 8, is_remote=True), {"k": "v"})
+        view.add_link(otel_trace.INVALID_SPAN_CONTEXT, {"why": "unknown parent"})  # kept: it carries something
+        view.add_link(otel_trace.INVALID_SPAN_CONTEXT)  # dropped: it carries nothing
+        view.update_name("SELECT orders")
+        view.record_exception(TimeoutError("slow"), {"retry": True}, timestamp=456)
+        view.set_status(OtelStatusCode.ERROR, "timed out")
+    done = by_name(exporter)["SELECT orders"]
+    assert done.attributes == {"db.system": "postgresql", "db.operation": "SELECT"}
+    retry, exception = done.events
+    assert (retry.name, retry.timestamp, dict(retry.attributes)) == ("retry", 123, {"attempt": 2})
+    assert exception.timestamp == 456 and exception.attributes["exception.type"] == "TimeoutError"
+    assert [(link.context.span_id, dict(link.attributes)) for link in done.links] == [
+        (8, {"k": "v"}),
+        (0, {"why": "unknown parent"}),
+    ]
+    assert done.status.code is StatusCode.ERROR and done.status.description == "timed out"
+
+
+def test_opentelemetry_code_may_end_the_c13_span(bridge: Tracer, exporter: InMemoryExporter) -> None:
+    with bridge.start_as_current_span("ended early") as span:
+        otel_trace.get_current_span().end(end_time=span.start_time + 5_000)
+        assert not otel_trace.get_current_span().is_recording()
+    (done,) = exporter.get_finished_spans()  # once: leaving the block does not end it again
+    assert done.end_time == done.start_time + 5_000
+
+
+def test_links_beyond_the_limit_are_counted_not_kept(exporter: InMemoryExporter, bridge: Tracer) -> None:
+    configure(exporter=exporter, export_mode="simple", span_limits=SpanLimits(max_links=1), opentelemetry=False)
+    span = otel_trace.get_tracer("lib").start_span("fan-in")
+    span.add_link(OtelSpanContext(1, 2, is_remote=True))
+    span.add_link(OtelSpanContext(3, 4, is_remote=True))
+    span.end()
+    span.add_link(OtelSpanContext(5, 6, is_remote=True))  # after the end: ignored
+    (done,) = exporter.get_finished_spans()
+    assert [link.context.span_id for link in done.links] == [2] and done.dropped_links_count == 1
+
+
+class _NotASpan:
+    def get_span_context(self) -> object:
+        raise RuntimeError("not a span after all")
+
+
+def test_a_foreign_span_stays_itself_and_a_non_span_is_absent(bridge: Tracer, exporter: InMemoryExporter) -> None:
+    foreign = NonRecordingSpan(OtelSpanContext(0xAB, 0xCD, is_remote=False, trace_flags=TraceFlags(1)))
+    with otel_trace.use_span(foreign):
+        assert otel_trace.get_current_span() is foreign  # OpenTelemetry code gets its own object back
+    invalid = NonRecordingSpan(otel_trace.INVALID_SPAN_CONTEXT)
+    for absent in (_NotASpan(), invalid):
+        with otel_trace.use_span(absent):  # type: ignore[arg-type]
+            assert current_span() is None
+            with bridge.start_as_current_span("under " + type(absent).__name__):
+                pass
+        otel_trace.get_tracer("lib").start_span("child of " + type(absent).__name__,
+                                                context=otel_trace.set_span_in_context(absent)).end()  # type: ignore[arg-type]  # fmt: skip
+    spans = by_name(exporter)
+    assert len(spans) == 4 and all(span.parent is None for span in spans.values())  # roots: nothing to continue
 
 
 # --- one current span -----------------------------------------------------------------------------------------------
