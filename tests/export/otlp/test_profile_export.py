@@ -12,6 +12,7 @@ import pytest
 from opentelemetry.proto.collector.profiles.v1development.profiles_service_pb2 import ExportProfilesServiceRequest
 
 from c13_middleware import Profiler, ProfileReport
+from c13_middleware.export.otlp.encode_profiles import load_profile_messages, profile_id_bytes
 from c13_middleware.export.otlp.env import profile_export_wanted
 from c13_middleware.export.otlp.profile_exporter import OTLPProfileExporter, profiles_endpoint
 from c13_middleware.profiling._listeners import add_report_listener, remove_report_listener
@@ -227,3 +228,75 @@ def test_profiles_queued_at_exit_are_sent(tmp_path: Path) -> None:
     request = ExportProfilesServiceRequest.FromString(receiver.received[0].body)
     resource = {kv.key: kv.value.string_value for kv in request.resource_profiles[0].resource.attributes}
     assert resource["service.name"] == "at-exit"
+
+
+@pytest.mark.parametrize(
+    ("profile_id", "expected"),
+    [
+        ("00f067aa0ba902b7", bytes(8) + bytes.fromhex("00f067aa0ba902b7")),  # a c13 id: right-aligned
+        ("4bf92f3577b34da6a3ce929d0e0e4736", bytes.fromhex("4bf92f3577b34da6a3ce929d0e0e4736")),
+    ],
+)
+def test_a_hex_profile_id_is_kept_as_its_bytes(profile_id: str, expected: bytes) -> None:
+    assert profile_id_bytes(profile_id) == expected
+
+
+@pytest.mark.parametrize("profile_id", ["not-hex", "", "ab" * 17])  # not hex, empty, longer than 16 bytes
+def test_any_other_profile_id_is_hashed_to_sixteen_stable_bytes(profile_id: str) -> None:
+    first = profile_id_bytes(profile_id)
+    assert len(first) == 16 and first == profile_id_bytes(profile_id) and first != bytes(16)
+    assert first != profile_id_bytes(profile_id + "x")
+
+
+def test_without_the_profiles_messages_the_exporter_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import opentelemetry.proto.profiles.v1development as package
+
+    monkeypatch.setitem(sys.modules, "opentelemetry.proto.profiles.v1development.profiles_pb2", None)
+    monkeypatch.delattr(package, "profiles_pb2")  # as if the installed opentelemetry-proto had no such module
+    with pytest.raises(ImportError, match="OTLP profile export needs opentelemetry-proto"):
+        load_profile_messages()
+
+
+FORK_SCRIPT = """
+import os, sys, time
+from c13_middleware import Profiler
+from c13_middleware.export.otlp.profile_exporter import OTLPProfileExporter
+from c13_middleware.trace._resource import build_resource
+
+def report(name):
+    with Profiler(name=name) as profiler:
+        time.sleep(0.01)
+    return profiler.generate_report()
+
+exporter = OTLPProfileExporter(endpoint=sys.argv[1], resource=build_resource("forked", None, {}, {}),
+                               schedule_delay_s=60)
+exporter.export(report("GET /parent"))  # queued in the parent; its sender thread does not survive a fork
+pid = os.fork()
+if pid == 0:
+    assert not exporter._queue, "the parent's queue was inherited"
+    exporter.export(report("GET /child"))
+    ok = exporter.force_flush(5.0)
+    print("child", ok, exporter.profiles_sent, flush=True)
+    sys.exit(0)
+_, status = os.waitpid(pid, 0)
+assert os.waitstatus_to_exitcode(status) == 0
+print("parent", exporter.force_flush(5.0), exporter.profiles_sent, flush=True)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX fork")
+def test_a_forked_child_starts_with_an_empty_queue_and_its_own_sender(tmp_path: Path) -> None:
+    receiver = Receiver()
+    script = tmp_path / "fork_app.py"
+    script.write_text(FORK_SCRIPT)
+    try:
+        done = subprocess.run(
+            [sys.executable, str(script), f"{receiver.base_url}/p"], capture_output=True, text=True, timeout=30,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines() == ["child True 1", "parent True 1"]
+        assert receiver.wait_for(2)
+    finally:
+        receiver.close()
+    assert len(receiver.received) == 2  # each process sent its own report, once
