@@ -85,8 +85,8 @@ def test_a_sampled_streamed_response_reveals_no_profile_id(options: dict[str, An
     ],
 )
 def test_a_failing_profiler_leaves_the_request_served(
-    part: str, message: str, stored: bool, options: dict[str, Any], exporter: InMemoryExporter, monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
+    part: str, message: str, stored: bool, options: dict[str, Any], exporter: InMemoryExporter,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
     if part == "ProfilingPolicy":  # the policy is built with the middleware: break its decision instead
 
