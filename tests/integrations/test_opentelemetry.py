@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from opentelemetry import baggage as otel_baggage, context as otel_context, propagate, trace as otel_trace
+from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled, suppress_instrumentation as otel_suppress
 from opentelemetry.trace import (
     Link as OtelLink,
@@ -32,6 +33,7 @@ from opentelemetry.trace import (
     StatusCode as OtelStatusCode,
     TraceFlags,
 )
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util._once import Once
 from starlette.concurrency import iterate_in_threadpool
 from starlette.requests import Request
@@ -62,21 +64,27 @@ DETACH_FAILED = "Failed to detach context"
 
 
 @pytest.fixture
-def bridge(exporter: InMemoryExporter) -> Iterator[Tracer]:
-    """c13 installed as OpenTelemetry's provider for one test, exporting into ``exporter``; OpenTelemetry's
-    globals are put back after (the API has no public way to unset a provider: its own tests do the same)."""
+def otel_globals() -> Iterator[None]:
+    """OpenTelemetry's globals (provider, runtime context, propagator) put back after the test (the API has no
+    public way to unset a provider: its own tests do the same)."""
     saved = (otel_trace._TRACER_PROVIDER, otel_trace._TRACER_PROVIDER_SET_ONCE, otel_context._RUNTIME_CONTEXT)
     saved_textmap = propagate.get_global_textmap()
-    tracer = configure(service_name="bridge", exporter=exporter, export_mode="simple", opentelemetry=False)
-    assert bridge_module.install() is True and bridge_module.installed()
-    assert bridge_module.install() is True  # idempotent
     try:
-        yield tracer
+        yield
     finally:
         otel_trace._TRACER_PROVIDER, otel_trace._TRACER_PROVIDER_SET_ONCE, otel_context._RUNTIME_CONTEXT = saved
         if otel_trace._TRACER_PROVIDER is None:
             otel_trace._TRACER_PROVIDER_SET_ONCE = Once()
         propagate.set_global_textmap(saved_textmap)
+
+
+@pytest.fixture
+def bridge(exporter: InMemoryExporter, otel_globals: None) -> Tracer:
+    """c13 installed as OpenTelemetry's provider for one test, exporting into ``exporter``."""
+    tracer = configure(service_name="bridge", exporter=exporter, export_mode="simple", opentelemetry=False)
+    assert bridge_module.install() is True and bridge_module.installed()
+    assert bridge_module.install() is True  # idempotent
+    return tracer
 
 
 def by_name(exporter: InMemoryExporter) -> dict[str, Span]:
@@ -284,6 +292,30 @@ def test_a_foreign_span_stays_itself_and_a_non_span_is_absent(bridge: Tracer, ex
                                                 context=otel_trace.set_span_in_context(absent)).end()  # type: ignore[arg-type]  # fmt: skip
     spans = by_name(exporter)
     assert len(spans) == 4 and all(span.parent is None for span in spans.values())  # roots: nothing to continue
+
+
+class _OtherRuntimeContext(ContextVarsRuntimeContext):
+    """What OTEL_PYTHON_CONTEXT picks when it names another implementation."""
+
+
+@pytest.mark.usefixtures("otel_globals")
+def test_another_runtime_context_is_left_in_place(caplog: pytest.LogCaptureFixture) -> None:
+    other = _OtherRuntimeContext()
+    otel_context._RUNTIME_CONTEXT = other
+    with caplog.at_level(logging.INFO, logger="c13_middleware"):
+        assert bridge_module.install() is False
+    assert otel_context._RUNTIME_CONTEXT is other and not bridge_module.installed()
+    assert "OTEL_PYTHON_CONTEXT chose another OpenTelemetry runtime context (_OtherRuntimeContext)" in caplog.text
+
+
+@pytest.mark.usefixtures("otel_globals")
+def test_a_configured_propagator_is_left_in_place(caplog: pytest.LogCaptureFixture) -> None:
+    chosen = TraceContextTextMapPropagator()  # OTEL_PROPAGATORS=tracecontext: not the API's default pair
+    propagate.set_global_textmap(chosen)
+    with caplog.at_level(logging.INFO, logger="c13_middleware"):
+        assert bridge_module.install() is True  # the provider is installed all the same
+    assert propagate.get_global_textmap() is chosen
+    assert "global propagator was configured (TraceContextTextMapPropagator): c13 left it in place" in caplog.text
 
 
 # --- one current span -----------------------------------------------------------------------------------------------
