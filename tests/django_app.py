@@ -66,6 +66,27 @@ async def async_stream(request: HttpRequest) -> StreamingHttpResponse:
     return StreamingHttpResponse(chunks())
 
 
+async def async_boom(request: HttpRequest) -> HttpResponse:
+    await asyncio.sleep(0)
+    raise RuntimeError("async kaboom")
+
+
+def broken_stream(request: HttpRequest) -> StreamingHttpResponse:
+    def chunks() -> Iterator[bytes]:
+        yield b"first\n"
+        raise OSError("disk went away")
+
+    return StreamingHttpResponse(chunks())
+
+
+async def async_broken_stream(request: HttpRequest) -> StreamingHttpResponse:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"first\n"
+        raise OSError("disk went away")
+
+    return StreamingHttpResponse(chunks())
+
+
 urlpatterns = [
     path("shop/", include("tests.integrations.django_shop.views")),
     path("items/<int:item_id>/", item),
@@ -73,4 +94,7 @@ urlpatterns = [
     path("stream/", stream),
     path("async/items/<int:item_id>/", async_item),
     path("async/stream/", async_stream),
+    path("async/boom/", async_boom),
+    path("stream/broken/", broken_stream),
+    path("async/stream/broken/", async_broken_stream),
 ]

@@ -118,7 +118,16 @@ class RequestProfile:
                 self.headers = profile_response_headers(report, self.decision, children)
         except Exception:
             log_once("profile-finish", "c13_middleware: could not finish a request profile", exc_info=True)
+            self._stop_session()
         return self.headers
+
+    def _stop_session(self) -> None:
+        """A failure before ``finish_profile`` ran must not leave the session registered with the sampler."""
+        try:
+            if self.session.running:
+                self.session.stop()
+        except Exception:
+            log_once("profile-stop", "c13_middleware: could not stop a request profile", exc_info=True)
 
     def early_headers(self) -> list[tuple[str, str]]:
         """For a response whose head goes out before the profile ends (a streamed body): just the id, if allowed."""

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
 
 from c13_middleware import InMemoryExporter, SpanKind, StatusCode, Tracer, suppress_instrumentation
+from c13_middleware.client import _db
 from c13_middleware.client._code_location import caller_location
 from c13_middleware.client._db import DbOptions, db_target, start_db_call, start_sql_call
 
@@ -122,3 +124,75 @@ def test_options_from_mapping(value: object) -> None:
     assert isinstance(options, DbOptions)
     with pytest.raises(TypeError):
         DbOptions.from_mapping({"no_such_option": 1})
+
+
+def test_a_cancelled_query_is_an_error_without_an_exception_event(tracer: Tracer, exporter: InMemoryExporter) -> None:
+    with tracer.start_as_current_span("GET /"):
+        call = start_sql_call(TARGET, DbOptions(), "SELECT pg_sleep(10)")
+        assert call is not None
+        call.finish(asyncio.CancelledError())  # the task was cancelled: not an exception of the query
+    span = exporter.get_finished_spans()[0]
+    assert span.status.code is StatusCode.ERROR
+    assert span.attributes["error.type"] == "asyncio.exceptions.CancelledError"
+    assert [event.name for event in span.events] == []
+
+
+class _OddDriverError(Exception):
+    @property
+    def sqlstate(self) -> str:
+        raise RuntimeError("the driver's error object is half-built")
+
+
+def test_an_error_that_cannot_be_read_still_ends_the_span(
+    tracer: Tracer, exporter: InMemoryExporter, caplog: pytest.LogCaptureFixture
+) -> None:
+    with tracer.start_as_current_span("GET /"):
+        call = start_sql_call(TARGET, DbOptions(), "SELECT 1")
+        assert call is not None
+        call.finish(_OddDriverError("lost connection"))
+    span = exporter.get_finished_spans()[0]
+    assert span.end_time is not None and span.status.code is StatusCode.ERROR
+    assert "db.response.status_code" not in span.attributes
+    assert "recording a database error failed" in caplog.text
+
+
+def test_statements_without_an_operation_are_named_by_the_system(tracer: Tracer, exporter: InMemoryExporter) -> None:
+    with tracer.start_as_current_span("job"):
+        for call in (
+            start_db_call(TARGET, DbOptions(), operation=None),
+            start_sql_call(TARGET, DbOptions(), "-- only a comment", batch_size=3),
+        ):
+            assert call is not None
+            call.finish()
+    plain, batch, _ = exporter.get_finished_spans()
+    for span in (plain, batch):
+        assert span.name == "postgresql"
+        assert not {"db.operation.name", "db.collection.name", "db.query.summary"} & set(span.attributes)
+    assert batch.attributes["db.operation.batch.size"] == 3
+
+
+def test_parameters_of_another_shape_are_not_recorded(tracer: Tracer, exporter: InMemoryExporter) -> None:
+    _one_query(tracer, DbOptions(parameters=True), "SELECT a FROM t WHERE b = %s", {"a set"})
+    query, _ = exporter.get_finished_spans()
+    assert not any(key.startswith("db.query.parameter") for key in query.attributes)
+
+
+def test_a_target_that_is_not_a_mapping_is_not_traced(tracer: Tracer, caplog: pytest.LogCaptureFixture) -> None:
+    with tracer.start_as_current_span("GET /"):
+        assert start_db_call(42, DbOptions(), operation="PING") is None  # type: ignore[arg-type]
+    assert "starting a database span failed" in caplog.text
+
+
+def test_the_repeated_query_memory_is_bounded(
+    tracer: Tracer, exporter: InMemoryExporter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_db, "_MAX_SEEN", 2)
+    monkeypatch.setattr(_db, "_seen", {})
+    with tracer.start_as_current_span("GET /"):
+        for statement in ("SELECT a FROM t", "SELECT b FROM t", "SELECT c FROM t", "SELECT a FROM t"):
+            call = start_sql_call(TARGET, DbOptions(slow_query_s=60), statement)
+            assert call is not None
+            call.finish()
+    assert len(_db._seen) <= 2
+    last = exporter.get_finished_spans()[3]
+    assert "code.file.path" not in last.attributes  # forgotten when the memory was full: not seen as repeated

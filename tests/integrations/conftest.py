@@ -18,6 +18,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.integrations.otel_bridge import bridge, otel_globals  # noqa: F401  (fixtures for the OpenTelemetry API tests)
 from tests.servers import free_port
 
 

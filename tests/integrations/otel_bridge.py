@@ -15,20 +15,26 @@ from c13_middleware.integrations import opentelemetry as bridge_module
 
 
 @pytest.fixture
-def bridge(exporter: InMemoryExporter) -> Iterator[Tracer]:
-    """c13 as OpenTelemetry's provider, exporting into ``exporter``."""
+def otel_globals() -> Iterator[None]:
+    """OpenTelemetry's globals (provider, runtime context, propagator) put back after the test."""
     saved = (otel_trace._TRACER_PROVIDER, otel_trace._TRACER_PROVIDER_SET_ONCE, otel_context._RUNTIME_CONTEXT)
     saved_textmap = propagate.get_global_textmap()
-    tracer = configure(service_name="bridge", exporter=exporter, export_mode="simple", opentelemetry=False)
-    assert bridge_module.install() is True and bridge_module.installed()
-    assert bridge_module.install() is True  # idempotent
     try:
-        yield tracer
+        yield
     finally:
         otel_trace._TRACER_PROVIDER, otel_trace._TRACER_PROVIDER_SET_ONCE, otel_context._RUNTIME_CONTEXT = saved
         if otel_trace._TRACER_PROVIDER is None:
             otel_trace._TRACER_PROVIDER_SET_ONCE = Once()
         propagate.set_global_textmap(saved_textmap)
+
+
+@pytest.fixture
+def bridge(exporter: InMemoryExporter, otel_globals: None) -> Tracer:
+    """c13 as OpenTelemetry's provider, exporting into ``exporter``."""
+    tracer = configure(service_name="bridge", exporter=exporter, export_mode="simple", opentelemetry=False)
+    assert bridge_module.install() is True and bridge_module.installed()
+    assert bridge_module.install() is True  # idempotent
+    return tracer
 
 
 def is_child(child: Span, parent: Span) -> bool:

@@ -111,3 +111,41 @@ def test_django_under_asgi_middleware_is_one_span(c13_settings: Any, exporter: I
     assert sent[0]["status"] == 200
     (span,) = exporter.get_finished_spans()
     assert span.name == "GET /items/<int:item_id>/"  # the outer ASGI span, named by Django's resolver
+
+
+def test_an_exception_django_propagates_ends_the_span_as_a_failure(
+    c13_settings: Any, exporter: InMemoryExporter
+) -> None:
+    async def async_call() -> None:
+        await AsyncClient().get("/async/boom/")
+
+    with override_settings(DEBUG_PROPAGATE_EXCEPTIONS=True):  # Django re-raises instead of answering 500
+        with pytest.raises(RuntimeError, match="kaboom"):
+            Client().get("/boom/")
+        with pytest.raises(RuntimeError, match="async kaboom"):
+            asyncio.run(async_call())
+    sync, async_ = exporter.get_finished_spans()
+    assert (sync.name, async_.name) == ("GET /boom/", "GET /async/boom/")
+    for span, message in ((sync, "kaboom"), (async_, "async kaboom")):
+        assert span.status.code is StatusCode.ERROR and span.attributes["error.type"] == "RuntimeError"
+        assert [e.attributes["exception.message"] for e in span.events if e.name == "exception"] == [message]
+
+
+def test_a_streamed_body_that_fails_midway_records_the_exception(c13_settings: Any, exporter: InMemoryExporter) -> None:
+    response = Client().get("/stream/broken/")
+    with pytest.raises(OSError, match="disk went away"):
+        b"".join(response.streaming_content)  # type: ignore[attr-defined]
+
+    async def async_body() -> None:
+        streamed = await AsyncClient().get("/async/stream/broken/")
+        async for _ in streamed.streaming_content:  # type: ignore[attr-defined]
+            pass
+
+    with pytest.raises(OSError, match="disk went away"):
+        asyncio.run(async_body())
+    sync, async_ = exporter.get_finished_spans()
+    for span in (sync, async_):
+        assert span.attributes["http.response.status_code"] == 200  # the status line was already sent
+        (event,) = [e for e in span.events if e.name == "exception"]
+        assert event.attributes["exception.type"] == "OSError"
+        assert span.end_time is not None

@@ -377,6 +377,33 @@ def test_async_transport_wraps_asgi_transport(tracer: Tracer, exporter: InMemory
     assert span.attributes["http.response.status_code"] == 200
 
 
+def test_async_suppressed_and_failing_calls_go_out_untouched(
+    tracer: Tracer, exporter: InMemoryExporter, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def get(client: httpx.AsyncClient) -> dict[str, Any]:
+        return dict((await client.get("http://testserver/")).json())
+
+    async def main() -> tuple[dict[str, Any], dict[str, Any]]:
+        async with httpx.AsyncClient(transport=AsyncC13Transport(httpx.ASGITransport(app=_asgi_echo))) as client:
+            with tracer.start_as_current_span("request"):
+                with suppress_instrumentation():
+                    suppressed = await get(client)
+                with monkeypatch.context() as patch:
+                    patch.setattr(Pipeline, "resolve", _broken_resolve)
+                    failing = await get(client)
+        return suppressed, failing
+
+    with caplog.at_level(logging.WARNING, logger="c13_middleware"):
+        suppressed, failing = asyncio.run(main())
+    assert suppressed["traceparent"] is None and failing["traceparent"] is None  # sent as the caller built them
+    assert client_spans(exporter) == []
+    assert "could not start an httpx request span" in caplog.text
+
+
+def _broken_resolve(self: Pipeline) -> Any:
+    raise RuntimeError("broken pipeline")
+
+
 # --- real server: propagation, streaming, redirects, errors ---------------------------------------------------------
 
 
@@ -640,6 +667,26 @@ def test_instrument_wraps_mounted_transports_and_validates_options(exporter: InM
     (span,) = client_spans(exporter)
     assert span.resource.attributes["service.name"] == "instrumented"
     assert parent_id_of(recorder.headers["traceparent"]) == span.context.span_id
+
+
+def test_uninstrument_stops_tracing_even_under_a_later_wrapper(
+    exporter: InMemoryExporter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    instrument(exporter=exporter, export_mode="simple")
+    ours = httpx.Client.__init__
+    built: list[object] = []
+
+    def later_wrapper(client: httpx.Client, *args: Any, **kwargs: Any) -> None:  # another library's, after ours
+        ours(client, *args, **kwargs)
+        built.append(client)
+
+    monkeypatch.setattr(httpx.Client, "__init__", later_wrapper)
+    uninstrument()
+    assert httpx.Client.__init__ is later_wrapper  # theirs is not undone
+    with httpx.Client(transport=httpx.MockTransport(Recorder())) as client:
+        assert isinstance(client._transport, httpx.MockTransport)  # ours, still in their chain, does nothing
+        client.get("http://example.com/")
+    assert built == [client] and client_spans(exporter) == []
 
 
 # --- the shared client core (c13_middleware.client._core) ------------------------------------------------------

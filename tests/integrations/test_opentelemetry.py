@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from opentelemetry import baggage as otel_baggage, context as otel_context, propagate, trace as otel_trace
+from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled, suppress_instrumentation as otel_suppress
 from opentelemetry.trace import (
     Link as OtelLink,
@@ -32,6 +33,7 @@ from opentelemetry.trace import (
     StatusCode as OtelStatusCode,
     TraceFlags,
 )
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from starlette.concurrency import iterate_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -44,6 +46,7 @@ from c13_middleware import (
     InMemoryExporter,
     Span,
     SpanKind,
+    SpanLimits,
     StatusCode,
     Tracer,
     configure,
@@ -54,7 +57,7 @@ from c13_middleware import (
 from c13_middleware.integrations import opentelemetry as bridge_module
 from c13_middleware.trace._context import is_suppressed
 from tests.conftest import traced_starlette
-from tests.integrations.otel_bridge import bridge as bridge, is_child
+from tests.integrations.otel_bridge import is_child
 
 ROOT = Path(__file__).resolve().parents[2]
 DETACH_FAILED = "Failed to detach context"
@@ -192,6 +195,95 @@ def test_c13_samplers_decide(exporter: InMemoryExporter, bridge: Tracer) -> None
         assert ctx.is_valid and not ctx.trace_flags.sampled
         assert otel_trace.get_current_span() is span
     assert exporter.get_finished_spans() == []
+
+
+def test_opentelemetry_code_writes_to_the_c13_span_it_finds_current(bridge: Tracer, exporter: InMemoryExporter) -> None:
+    with bridge.start_as_current_span("c13 work"):
+        view = otel_trace.get_current_span()  # what an OpenTelemetry-instrumented library sees
+        assert repr(view).startswith("<SpanView of") and view.is_recording()
+        view.set_attribute("db.system", "postgresql")
+        view.set_attributes({"db.operation": "SELECT"})
+        view.add_event("retry", {"attempt": 2}, timestamp=123)
+        view.add_link(OtelSpanContext(7, 8, is_remote=True), {"k": "v"})
+        view.add_link(otel_trace.INVALID_SPAN_CONTEXT, {"why": "unknown parent"})  # kept: it carries something
+        view.add_link(otel_trace.INVALID_SPAN_CONTEXT)  # dropped: it carries nothing
+        view.update_name("SELECT orders")
+        view.record_exception(TimeoutError("slow"), {"retry": True}, timestamp=456)
+        view.set_status(OtelStatusCode.ERROR, "timed out")
+    done = by_name(exporter)["SELECT orders"]
+    assert done.attributes == {"db.system": "postgresql", "db.operation": "SELECT"}
+    retry, exception = done.events
+    assert (retry.name, retry.timestamp, dict(retry.attributes)) == ("retry", 123, {"attempt": 2})
+    assert exception.timestamp == 456 and exception.attributes["exception.type"] == "TimeoutError"
+    assert [(link.context.span_id, dict(link.attributes)) for link in done.links] == [
+        (8, {"k": "v"}),
+        (0, {"why": "unknown parent"}),
+    ]
+    assert done.status.code is StatusCode.ERROR and done.status.description == "timed out"
+
+
+def test_opentelemetry_code_may_end_the_c13_span(bridge: Tracer, exporter: InMemoryExporter) -> None:
+    with bridge.start_as_current_span("ended early") as span:
+        otel_trace.get_current_span().end(end_time=span.start_time + 5_000)
+        assert not otel_trace.get_current_span().is_recording()
+    (done,) = exporter.get_finished_spans()  # once: leaving the block does not end it again
+    assert done.end_time == done.start_time + 5_000
+
+
+def test_links_beyond_the_limit_are_counted_not_kept(exporter: InMemoryExporter, bridge: Tracer) -> None:
+    configure(exporter=exporter, export_mode="simple", span_limits=SpanLimits(max_links=1), opentelemetry=False)
+    span = otel_trace.get_tracer("lib").start_span("fan-in")
+    span.add_link(OtelSpanContext(1, 2, is_remote=True))
+    span.add_link(OtelSpanContext(3, 4, is_remote=True))
+    span.end()
+    span.add_link(OtelSpanContext(5, 6, is_remote=True))  # after the end: ignored
+    (done,) = exporter.get_finished_spans()
+    assert [link.context.span_id for link in done.links] == [2] and done.dropped_links_count == 1
+
+
+class _NotASpan:
+    def get_span_context(self) -> object:
+        raise RuntimeError("not a span after all")
+
+
+def test_a_foreign_span_stays_itself_and_a_non_span_is_absent(bridge: Tracer, exporter: InMemoryExporter) -> None:
+    foreign = NonRecordingSpan(OtelSpanContext(0xAB, 0xCD, is_remote=False, trace_flags=TraceFlags(1)))
+    with otel_trace.use_span(foreign):
+        assert otel_trace.get_current_span() is foreign  # OpenTelemetry code gets its own object back
+    invalid = NonRecordingSpan(otel_trace.INVALID_SPAN_CONTEXT)
+    for absent in (_NotASpan(), invalid):
+        with otel_trace.use_span(absent):  # type: ignore[arg-type]
+            assert current_span() is None
+            with bridge.start_as_current_span("under " + type(absent).__name__):
+                pass
+        otel_trace.get_tracer("lib").start_span("child of " + type(absent).__name__,
+                                                context=otel_trace.set_span_in_context(absent)).end()  # type: ignore[arg-type]  # fmt: skip
+    spans = by_name(exporter)
+    assert len(spans) == 4 and all(span.parent is None for span in spans.values())  # roots: nothing to continue
+
+
+class _OtherRuntimeContext(ContextVarsRuntimeContext):
+    """What OTEL_PYTHON_CONTEXT picks when it names another implementation."""
+
+
+@pytest.mark.usefixtures("otel_globals")
+def test_another_runtime_context_is_left_in_place(caplog: pytest.LogCaptureFixture) -> None:
+    other = _OtherRuntimeContext()
+    otel_context._RUNTIME_CONTEXT = other
+    with caplog.at_level(logging.INFO, logger="c13_middleware"):
+        assert bridge_module.install() is False
+    assert otel_context._RUNTIME_CONTEXT is other and not bridge_module.installed()
+    assert "OTEL_PYTHON_CONTEXT chose another OpenTelemetry runtime context (_OtherRuntimeContext)" in caplog.text
+
+
+@pytest.mark.usefixtures("otel_globals")
+def test_a_configured_propagator_is_left_in_place(caplog: pytest.LogCaptureFixture) -> None:
+    chosen = TraceContextTextMapPropagator()  # OTEL_PROPAGATORS=tracecontext: not the API's default pair
+    propagate.set_global_textmap(chosen)
+    with caplog.at_level(logging.INFO, logger="c13_middleware"):
+        assert bridge_module.install() is True  # the provider is installed all the same
+    assert propagate.get_global_textmap() is chosen
+    assert "global propagator was configured (TraceContextTextMapPropagator): c13 left it in place" in caplog.text
 
 
 # --- one current span -----------------------------------------------------------------------------------------------

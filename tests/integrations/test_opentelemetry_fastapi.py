@@ -21,7 +21,7 @@ from werkzeug.test import Client as WerkzeugClient
 
 from c13_middleware import C13WSGIMiddleware, InMemoryExporter, Span, SpanKind, Tracer
 from c13_middleware.integrations.starlette import C13Middleware
-from tests.integrations.otel_bridge import ancestors, bridge as bridge, is_child
+from tests.integrations.otel_bridge import ancestors, is_child
 
 CALLER_TRACE = "0af7651916cd43dd8448eb211c80319c"
 CALLER_SPAN = "b7ad6b7169203331"

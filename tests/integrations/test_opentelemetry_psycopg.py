@@ -22,7 +22,7 @@ from c13_middleware import InMemoryExporter, Span, SpanKind, Tracer
 from c13_middleware.integrations import opentelemetry as bridge_module
 from c13_middleware.integrations.starlette import C13Middleware
 from tests.conftest import traced_starlette
-from tests.integrations.otel_bridge import ancestors, bridge as bridge, is_child
+from tests.integrations.otel_bridge import ancestors, is_child
 
 SCOPE = "opentelemetry.instrumentation.psycopg"
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"

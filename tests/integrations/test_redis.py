@@ -15,7 +15,8 @@ def _port(url: str) -> int:
 
 
 def test_sync_commands_and_pipeline(tracer: Tracer, exporter: InMemoryExporter, redis_url: str) -> None:
-    client = instrument(redis.Redis.from_url(redis_url))
+    # No code location: the first command also connects, and may be slow enough to be located on a busy machine.
+    client = instrument(redis.Redis.from_url(redis_url), {"code_location": "off"})
     try:
         with tracer.start_as_current_span("GET /cart") as request:
             client.set("user:42:email", "alice@example.com")
@@ -84,3 +85,38 @@ def test_instrument_is_idempotent_and_reversible(tracer: Tracer, exporter: InMem
         client.close()
     ping, _, _ = exporter.get_finished_spans()
     assert ping.name == "PING" and "db.query.text" not in ping.attributes
+
+
+def test_raw_commands_empty_pipelines_and_async_errors(
+    tracer: Tracer, exporter: InMemoryExporter, redis_url: str
+) -> None:
+    client = instrument(redis.Redis.from_url(redis_url))
+    try:
+        with tracer.start_as_current_span("GET /raw"):
+            assert client.execute_command(b"PING") in (True, b"PONG")  # a command name given as bytes
+            with client.pipeline() as pipe:
+                assert pipe.execute() == []  # nothing queued: no round trip, no span
+            with pytest.raises(Exception):  # noqa: B017  # the client's own error for no command, unchanged
+                client.execute_command()
+        ping, _ = exporter.get_finished_spans()
+    finally:
+        client.close()
+    assert ping.name == "PING" and ping.attributes["db.query.text"] == "PING"
+
+    async def main() -> None:
+        aclient = instrument(redis.asyncio.Redis.from_url(redis_url))
+        try:
+            with tracer.start_as_current_span("GET /async-raw"):
+                await aclient.set("text", "not a number")
+                with pytest.raises(redis.ResponseError):
+                    await aclient.incr("text")
+        finally:
+            await aclient.delete("text")
+            await aclient.aclose()
+
+    exporter.clear()
+    asyncio.run(main())
+    _, failed, _ = exporter.get_finished_spans()
+    assert failed.name == "INCRBY" and failed.status.code is StatusCode.ERROR
+    assert failed.attributes["error.type"] == "redis.exceptions.ResponseError"
+    assert [event.name for event in failed.events] == ["exception"]

@@ -51,6 +51,10 @@ def test_unknown_option_names_the_closest_one() -> None:
         ("processors", [object()], "expected a SpanProcessor"),
         ("resource_attributes", ["a"], "expected a mapping"),
         ("propagator", object(), "extract"),
+        ("profile_sample_rate", "half", "expected a number"),
+        ("profile_sample_rate", True, "expected a number"),  # a bool is not a rate
+        ("profile_sample_rate", 1.5, r"in \[0.0, 1.0\]"),
+        ("profile_slow_threshold_s", -1, r"in \[0.0, inf\]"),
     ],
 )
 def test_wrong_values_fail_at_start_up(option: str, value: object, message: str) -> None:
@@ -229,6 +233,7 @@ def test_sampler_given_by_name() -> None:
         ("exclude_paths", 5),
         ("processors", 5),
         ("observers", 5),
+        ("exclude_urls", 5),
     ],
 )
 def test_non_iterables_are_refused(option: str, value: object) -> None:
@@ -242,3 +247,17 @@ def test_single_values_are_accepted_where_lists_are_expected() -> None:
     assert config.exclude_paths == (pattern,)
     assert config.capture_request_headers == ("a", "b")
     assert config.propagate_to == ("api.example.com",)
+
+
+def test_a_single_observer_is_a_list_of_one() -> None:
+    class Observer:
+        def request_started(self, request: object) -> None:
+            pass
+
+        def request_finished(self, request: object, duration_s: float) -> None:
+            pass
+
+    observer = Observer()
+    assert Config().replace(observers=observer).observers == (observer,)
+    with pytest.raises(ConfigError, match="has no request_started"):
+        Config().replace(observers=[observer, object()])

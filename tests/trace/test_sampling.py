@@ -7,6 +7,7 @@ from c13_middleware import (
     AlwaysOnSampler,
     ParentBasedSampler,
     RateLimitingSampler,
+    Sampler,
     SamplingDecision,
     SpanContext,
     SpanKind,
@@ -80,3 +81,16 @@ def test_sampler_from_env_names() -> None:
         sampler_from_env("sometimes", None)
     with pytest.raises(ValueError, match="must be a number"):
         sampler_from_env("traceidratio", "half")
+
+
+@pytest.mark.parametrize("per_second", [-1, True, "10", None])
+def test_a_rate_limit_must_be_a_non_negative_number(per_second: object) -> None:
+    with pytest.raises(ValueError, match="per_second must be a non-negative number"):
+        RateLimitingSampler(per_second)  # type: ignore[arg-type]
+
+
+def test_a_custom_sampler_is_shown_by_its_description() -> None:
+    class EveryOther(Sampler):
+        description = "EveryOther{}"
+
+    assert repr(EveryOther()) == "EveryOther{}"

@@ -17,9 +17,11 @@ from pathlib import Path
 import pytest
 
 from c13_middleware import BatchSpanProcessor, ExportResult, InMemoryExporter, Span, SpanExporter, Tracer
+from c13_middleware.trace import _shutdown
 from c13_middleware.trace._shutdown import (
     DEFAULT_SHUTDOWN_TIMEOUT,
     flush_and_shutdown,
+    install_sigterm_handler,
     set_shutdown_timeout,
     shutdown_timeout,
 )
@@ -316,3 +318,64 @@ def test_shutdown_timeout_option_and_environment(
         set_shutdown_timeout(None)
     with pytest.raises(ValueError):
         set_shutdown_timeout(-1)
+
+
+def test_a_negative_shutdown_timeout_in_the_environment_is_ignored(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("C13_SHUTDOWN_TIMEOUT", "-3")
+    assert shutdown_timeout() == DEFAULT_SHUTDOWN_TIMEOUT
+    assert "C13_SHUTDOWN_TIMEOUT='-3' is not a number of seconds >= 0" in caplog.text
+
+
+def test_a_failing_shutdown_reports_false_and_logs(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(processors: object, deadline: float) -> bool:
+        raise RuntimeError("pipelines in a bad state")
+
+    monkeypatch.setattr(_shutdown, "stop_processors", broken)
+    assert flush_and_shutdown(0.1) is False
+    assert "shutting the span pipelines down failed" in caplog.text
+
+
+@pytest.fixture
+def sigterm_untouched(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The SIGTERM handler as this process had it, restored afterwards; c13's own handler not yet installed."""
+    original = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr(_shutdown, "_installed", False)
+    monkeypatch.setattr(_shutdown, "_previous", None)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, original)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGTERM") or sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.usefixtures("sigterm_untouched")
+def test_sigterm_is_left_alone_when_told_so_or_when_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("C13_HANDLE_SIGTERM", "False")
+    before = signal.getsignal(signal.SIGTERM)
+    assert install_sigterm_handler() is False
+    assert signal.getsignal(signal.SIGTERM) is before
+    monkeypatch.delenv("C13_HANDLE_SIGTERM")
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    assert install_sigterm_handler() is False
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN  # an ignored signal stays ignored
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGTERM") or sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.usefixtures("sigterm_untouched")
+def test_sigterm_flushes_then_hands_over_to_the_apps_handler_in_process() -> None:
+    received: list[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
+    exporter = InMemoryExporter()
+    processor = BatchSpanProcessor(exporter, schedule_delay_millis=60_000)
+    Tracer(processors=[processor]).start_span("queued").end()  # a tracer that queues spans installs it
+    assert signal.getsignal(signal.SIGTERM) is _shutdown._on_sigterm
+    assert install_sigterm_handler() is False  # once per process
+    signal.raise_signal(signal.SIGTERM)
+    assert received == [signal.SIGTERM]  # the application's handler still ran
+    assert [span.name for span in exporter.get_finished_spans()] == ["queued"]  # flushed before it
+    assert processor.is_running  # flushed, not shut down: the application decides when the process ends
+    processor.shutdown()

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
+import sys
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
-from c13_middleware import ConsoleExporter, OTLPExporter, Tracer
+from c13_middleware import ConsoleExporter, ExportResult, InMemoryExporter, OTLPExporter, Span, SpanExporter, Tracer
+from c13_middleware.export.otlp.env import profile_listener_from_env, span_exporter_from_env
+from c13_middleware.export.otlp.profile_exporter import OTLPProfileExporter
 from c13_middleware.trace._config import Config
-from c13_middleware.trace._env_export import FanOutExporter, exporter_names
+from c13_middleware.trace._env_export import FanOutExporter, exporter_from_env, exporter_names
 from c13_middleware.trace._tracer import configure, get_tracer
 from tests.export.otlp.otlp_receiver import Receiver
 
@@ -87,3 +91,82 @@ def test_the_otlp_factory_is_registered_by_the_composition_root() -> None:
     exporter = factory({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9/base/"})
     assert exporter.endpoint == "http://127.0.0.1:9/base/v1/traces"
     exporter.shutdown()
+
+
+class _Recording(SpanExporter):
+    def __init__(self, *, fails: bool = False, flushed: bool = True) -> None:
+        self.fails = fails
+        self.flushed = flushed
+        self.exported: list[str] = []
+        self.shut = False
+
+    def export(self, spans: Sequence[Span]) -> ExportResult:
+        if self.fails:
+            raise ConnectionError("collector gone")
+        self.exported += [span.name for span in spans]
+        return ExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        self.shut = True
+        if self.fails:
+            raise ConnectionError("collector gone")
+
+    def force_flush(self, timeout_millis: float = 30_000) -> bool:
+        return self.flushed
+
+
+def _finished_span(name: str) -> Span:
+    exporter = InMemoryExporter()
+    Tracer(exporter=exporter, export_mode="simple").start_span(name).end()
+    (span,) = exporter.get_finished_spans()
+    return span
+
+
+def test_a_fan_out_keeps_exporting_to_the_others_when_one_fails(caplog: pytest.LogCaptureFixture) -> None:
+    broken, healthy = _Recording(fails=True), _Recording()
+    fan_out = FanOutExporter([broken, healthy])
+    assert repr(fan_out).startswith("FanOutExporter([") and repr(fan_out).count("_Recording") == 2
+    assert fan_out.export([_finished_span("checkout")]) is ExportResult.FAILURE  # one of them failed
+    assert healthy.exported == ["checkout"]
+    assert "_Recording.export raised" in caplog.text
+    assert FanOutExporter([healthy]).export([_finished_span("pay")]) is ExportResult.SUCCESS
+    fan_out.shutdown()
+    assert broken.shut and healthy.shut  # the failing one did not stop the next from shutting down
+    assert "exporter shutdown raised" in caplog.text
+    assert fan_out.force_flush(100) is True
+    assert FanOutExporter([healthy, _Recording(flushed=False)]).force_flush(100) is False
+
+
+def test_an_exporter_that_cannot_be_built_is_left_out_of_the_list(caplog: pytest.LogCaptureFixture) -> None:
+    env = {"OTEL_TRACES_EXPORTER": "otlp,console", "OTEL_EXPORTER_OTLP_CERTIFICATE": "/nonexistent/ca.pem"}
+    with caplog.at_level(logging.WARNING, "c13_middleware"):
+        exporter = exporter_from_env(env)
+    assert isinstance(exporter, ConsoleExporter)  # the console one alone, not a fan-out over one
+    assert "cannot build the 'otlp' span exporter" in caplog.text
+
+
+def test_without_opentelemetry_proto_the_environment_gets_otlp_json(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setitem(sys.modules, "c13_middleware.export.otlp.encode_proto", None)  # as if the extra is missing
+    with caplog.at_level(logging.WARNING, "c13_middleware"):
+        exporter = span_exporter_from_env({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9"})
+    assert isinstance(exporter, OTLPExporter) and exporter.settings.protocol == "http/json"
+    assert "sending spans as OTLP/HTTP JSON instead" in caplog.text
+    exporter.shutdown()
+    with pytest.raises(ImportError):  # a protocol chosen explicitly is not silently changed
+        span_exporter_from_env({"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"})
+
+
+def test_profiles_are_exported_from_the_environment_only_when_asked_and_possible(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert profile_listener_from_env({}) is None
+    listener = profile_listener_from_env({"OTEL_EXPORTER_OTLP_PROFILES_ENDPOINT": "http://127.0.0.1:9/profiles"})
+    assert listener is not None
+    exporter = listener.__self__  # type: ignore[attr-defined]
+    assert isinstance(exporter, OTLPProfileExporter) and exporter.endpoint == "http://127.0.0.1:9/profiles"
+    exporter.shutdown(0.1)
+    with caplog.at_level(logging.WARNING, "c13_middleware"):
+        assert profile_listener_from_env({"OTEL_EXPORTER_OTLP_PROFILES_ENDPOINT": "ftp://x"}) is None
+    assert "cannot export profiles over OTLP" in caplog.text and "in-process" in caplog.text

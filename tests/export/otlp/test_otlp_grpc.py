@@ -14,16 +14,25 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
+from google.rpc.error_details_pb2 import DebugInfo, RetryInfo
+from google.rpc.status_pb2 import Status
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as SpanMessage
 
 import c13_middleware.export.otlp as otlp_package
 from c13_middleware import ExportResult, InMemoryExporter, Span, SpanKind, Tracer
 from c13_middleware.export.otlp import Backoff, OTLPExporter, resolve_settings
 from c13_middleware.export.otlp.config import DEFAULT_GRPC_ENDPOINT, grpc_target
+from c13_middleware.export.otlp.grpc_transport import (
+    STATUS_DETAILS_KEY,
+    load_status_messages,
+    retry_info as read_retry_info,
+)
 from tests.export.otlp.grpc_receiver import Answer, Call, Code, GRPCReceiver
 from tests.export.otlp.otlp_receiver import attributes, make_certificate
 
@@ -313,3 +322,25 @@ def test_grpc_is_imported_only_for_the_grpc_protocol() -> None:
         "OTLPExporter(protocol='grpc', environ={}).shutdown(); assert 'grpc' in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def _status_details(*details: Any) -> bytes:
+    status = Status(code=Code.RESOURCE_EXHAUSTED.value[0], message="quota")
+    for detail in details:
+        status.details.add().Pack(detail)
+    return bytes(status.SerializeToString())
+
+
+def test_only_a_readable_retry_info_in_the_status_details_counts() -> None:
+    messages = load_status_messages()
+    assert messages is not None
+    delayed = RetryInfo()
+    delayed.retry_delay.FromTimedelta(timedelta(seconds=2))
+    other = DebugInfo(detail="stack")
+    # Another detail, an unreadable trailer, a text value under the key: no RetryInfo.
+    assert read_retry_info([(STATUS_DETAILS_KEY, _status_details(other))], messages) == (False, None)
+    assert read_retry_info([(STATUS_DETAILS_KEY, b"\xff\x00not a status")], messages) == (False, None)
+    assert read_retry_info([(STATUS_DETAILS_KEY, "text")], messages) == (False, None)
+    # The RetryInfo after another detail, behind other trailers, is found.
+    trailers = [("x-other", b"1"), (STATUS_DETAILS_KEY, "text"), (STATUS_DETAILS_KEY, _status_details(other, delayed))]
+    assert read_retry_info(trailers, messages) == (True, 2.0)
