@@ -8,7 +8,9 @@
    threaded WSGI servers), which covers code run after the registered frame returned (hook-style frameworks).
 3. **Context discovery** (``_discovery``): for work a framework runs through ``Context.run`` with a copy of the
    request's context (thread pools, spawned tasks), the frame that called ``Context.run`` references that context.
-   Answers are cached per callee frame; at most ``max_new_scans`` new scans per stack per tick.
+   Answers are cached per callee frame; at most ``max_new_scans`` new scans per stack per tick. The stack is read
+   before the scan, so a positive answer is kept only if the callee is still on its thread's stack (a pool worker
+   may have moved on to another request's item meanwhile).
 
 A sample's span is the innermost frame marked by the span listener between the leaf and the session's cut.
 """
