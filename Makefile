@@ -29,6 +29,7 @@ unit: $(STAMP)
 	bash scripts/ensure-prometheus
 	bash scripts/ensure-databases
 	bash scripts/ensure-browser
+	bash scripts/ensure-pprof
 	$(BIN)/python -m pytest --cov --cov-report=term --cov-fail-under=95
 
 test: lint typecheck unit

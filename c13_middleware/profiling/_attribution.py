@@ -8,15 +8,18 @@
    threaded WSGI servers), which covers code run after the registered frame returned (hook-style frameworks).
 3. **Context discovery** (``_discovery``): for work a framework runs through ``Context.run`` with a copy of the
    request's context (thread pools, spawned tasks), the frame that called ``Context.run`` references that context.
-   Answers are cached per callee frame; at most ``max_new_scans`` new scans per stack per tick.
+   Answers are cached per callee frame; at most ``max_new_scans`` new scans per stack per tick. The stack is read
+   before the scan, so a positive answer is kept only if the callee is still on its thread's stack (a pool worker
+   may have moved on to another request's item meanwhile).
 
 A sample's span is the innermost frame marked by the span listener between the leaf and the session's cut.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
-from types import CodeType, FrameType
+from types import CodeType, FrameType, FunctionType
 from typing import Any
 
 from ._awaits import synthetic_code
@@ -33,6 +36,11 @@ _THREAD_START = threading.Thread.start.__code__
 _THREAD_INIT = threading.Thread.__init__.__code__
 _START_LEAF = synthetic_code("[wait] thread pool start-up", _THREAD_START.co_filename, _THREAD_START.co_firstlineno)
 _START_DEPTH = 4
+# id(code) -> (code, is the __init__ of a Thread subclass): anyio's WorkerThread.__init__ builds its queue before
+# Thread.__init__ runs. Keyed by id (the entry keeps the code alive, so the id stays its own): hashing code is slow.
+_thread_inits: dict[int, tuple[CodeType, bool]] = {}
+_MAX_SUBCLASSES = 1000
+_MAX_STILL_DEPTH = 512  # frames walked to find a discovered frame on its thread's current stack
 
 
 class SessionMark:
@@ -119,7 +127,7 @@ class Attribution:
             if bound is not None and bound.active:
                 cuts[bound] = len(frames)
             else:
-                discovered = self.discover(frames)
+                discovered = self.discover(frames, ident)
                 if discovered is None:
                     return None
                 cuts = discovered
@@ -134,7 +142,11 @@ class Attribution:
             codes, lastis = tuple([f.f_code for f in kept]), tuple([f.f_lasti for f in kept])
             for index in range(min(_START_DEPTH, len(codes))):
                 code = codes[index]
-                if code is _THREAD_START or code is _THREAD_INIT:  # identity: hashing a code object is not cheap
+                if (
+                    code is _THREAD_START  # identity: hashing a code object is not cheap
+                    or code is _THREAD_INIT
+                    or (code.co_name == "__init__" and _is_thread_init(code))
+                ):
                     # Creating a new pool thread and waiting for it to start (anyio grows its pool from the event
                     # loop): the pool's start-up, not the caller's code; one frame says so.
                     codes, lastis = (_START_LEAF, *codes[index + 1 :]), (-1, *lastis[index + 1 :])
@@ -142,7 +154,7 @@ class Attribution:
             hits.append((session, codes, lastis, kept, span))
         return hits
 
-    def discover(self, frames: list[FrameType]) -> dict[Any, int] | None:
+    def discover(self, frames: list[FrameType], ident: int = 0) -> dict[Any, int] | None:
         """Sessions whose context the stack runs in, with their cut; None if the scan budget ran out first."""
         scans = self._scans
         budget = self.max_new_scans
@@ -156,9 +168,47 @@ class Attribution:
                 found = scan_frame(frames[index + 1], child)
                 if found is None:  # true only at this instant (see scan_frame): not cached, scanned again later
                     continue
+                if found and ident and not _still_running(ident, child):
+                    # The stack was read before the scan and the thread moved on meanwhile: a pool worker that
+                    # finished ``child`` and entered its next item's context (another request's) would otherwise
+                    # charge this stale stack to that request.
+                    continue
                 entry = scans[child] = [found, self._ticks]
             else:
                 entry[1] = self._ticks
             if entry[0]:
                 return {s: index + 1 for s in entry[0] if s.active}
         return {}
+
+
+def _still_running(ident: int, frame: FrameType) -> bool:
+    """Whether ``frame`` is on thread ``ident``'s stack now. Called once per positive discovery (then cached for the
+    frame's lifetime), so reading every thread's current frame here is rare."""
+    current: FrameType | None = sys._current_frames().get(ident)
+    for _ in range(_MAX_STILL_DEPTH):
+        if current is None:
+            return False
+        if current is frame:
+            return True
+        current = current.f_back
+    return False
+
+
+def _is_thread_init(code: CodeType) -> bool:
+    """Whether ``code`` is the ``__init__`` of a ``threading.Thread`` subclass (looked up once per code object)."""
+    entry = _thread_inits.get(id(code))
+    if entry is not None and entry[0] is code:
+        return entry[1]
+    found = False
+    pending = list(threading.Thread.__subclasses__())
+    seen = 0
+    while pending and seen < _MAX_SUBCLASSES and not found:
+        cls = pending.pop()
+        seen += 1
+        init = cls.__dict__.get("__init__")  # the class's own dict: no descriptor or user code runs
+        found = type(init) is FunctionType and init.__code__ is code
+        pending.extend(cls.__subclasses__())
+    if len(_thread_inits) > 10_000:  # pragma: no cover
+        _thread_inits.clear()
+    _thread_inits[id(code)] = (code, found)
+    return found

@@ -8,16 +8,22 @@ the line the request waits on. What it awaits is named after the next coroutine 
 ``anyio.to_thread.run_sync``) or the innermost awaitable's type (``Future``).
 
 The waiting sample's stack is the chain from the registered frame to the site, plus a leaf frame
-``[await] <what>``, so awaited time shows in every output under the line that awaited. The stack tuples are reused
+``[await] <what>``, so awaited time shows in every output under the line that awaited. When the chain holds no
+application frame because the request awaits a *thread-pool* call of the application's function (a Starlette or
+FastAPI sync endpoint: ``run_in_threadpool(func, ...)``, ``anyio.to_thread.run_sync(func)``), that function stands
+in for the missing frame: the first positional argument of the site and of the frames it awaits, unwrapped through
+``functools.partial`` and bound methods, is taken when it is a plain function of the application; it goes between
+the site and the leaf (at its ``def`` line) and is the wait's ``where``. The stack tuples are reused
 while the innermost suspended frame, its instruction and what it awaits are unchanged (a request waiting on one
 ``await`` costs a walk of its chain per tick and no allocation).
 """
 
 from __future__ import annotations
 
+import functools
 import linecache
 import sys
-from types import CodeType, CoroutineType, FrameType, FunctionType, GeneratorType
+from types import CodeType, CoroutineType, FrameType, FunctionType, GeneratorType, MethodType
 from typing import Any
 
 from ._lines import is_library
@@ -34,13 +40,16 @@ _TEMPLATE = compile("pass", "<await>", "exec")
 class WaitSite:
     """A suspended request's waiting stack (leaf first, the ``[await]`` frame at index 0) and its site."""
 
-    __slots__ = ("lastis", "site", "stack", "what")
+    __slots__ = ("lastis", "site", "stack", "what", "where")
 
-    def __init__(self, stack: tuple[CodeType, ...], lastis: tuple[int, ...], site: FrameType, what: str) -> None:
+    def __init__(
+        self, stack: tuple[CodeType, ...], lastis: tuple[int, ...], site: FrameType, what: str, where: str = ""
+    ) -> None:
         self.stack = stack
         self.lastis = lastis
         self.site = site
         self.what = what
+        self.where = where  # "file:line" when the wait belongs elsewhere than the site's line (a thread-pool call)
 
 
 def _package(frame: FrameType) -> str:
@@ -154,8 +163,14 @@ class AwaitChain:
         kept = chain[: site_index + 1]
         stack = (leaf, *[f.f_code for f in reversed(kept)])
         lastis = (-1, *[f.f_lasti for f in reversed(kept)])
+        where = ""
+        pooled = _pooled_function(chain, site_index) if is_library(site.f_code.co_filename) else None
+        if pooled is not None:
+            stack = (leaf, pooled, *stack[1:])
+            lastis = (-1, -1, *lastis[1:])
+            where = f"{pooled.co_filename}:{pooled.co_firstlineno}"
         self._key = key
-        self._last = WaitSite(stack, lastis, site, what)
+        self._last = WaitSite(stack, lastis, site, what, where)
         return self._last
 
     def fallback(self, frame: FrameType) -> WaitSite:
@@ -181,6 +196,32 @@ def _site(chain: list[FrameType]) -> int:
         if fallback < 0 and _package(frame) not in _ASYNC_LIBRARIES:
             fallback = index
     return fallback if fallback >= 0 else len(chain) - 1
+
+
+def _pooled_function(chain: list[FrameType], site_index: int) -> CodeType | None:
+    """The application function that the site (or a frame it awaits) hands to a thread pool, if any: the first
+    positional argument of those frames (``func`` of Starlette's ``run_in_threadpool``, anyio's ``run_sync``,
+    asyncio's ``to_thread``). Only plain functions are accepted, read through ``partial`` and bound methods by
+    their C attributes, so no user code runs in the sampler thread. Read once per wait (the caller caches it)."""
+    for frame in chain[site_index:]:
+        code = frame.f_code
+        if not code.co_argcount:
+            continue
+        try:
+            value: Any = frame.f_locals.get(code.co_varnames[0])
+        except Exception:  # pragma: no cover - f_locals of an exotic frame
+            continue
+        for _ in range(4):
+            kind = type(value)
+            if kind is functools.partial:
+                value = value.func
+            elif kind is MethodType:
+                value = value.__func__
+            else:
+                break
+        if type(value) is FunctionType and not is_library(value.__code__.co_filename):
+            return value.__code__
+    return None
 
 
 def registered_site(frame: FrameType) -> WaitSite:

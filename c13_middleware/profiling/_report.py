@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from types import CodeType
 from typing import Any
 
-from ._advice import advise
+from ..findings._detect import detect_findings
+from ..trace._safety import log_once
+from ..trace._span import Span
+from ._advice import advise, from_findings
 from ._frames import frame_key
 from ._lines import is_library, line_of
 from ._tracking import Tracker
@@ -24,6 +27,7 @@ from ._types import (
     ProfilerOverhead,
     ProfileType,
     ProfilingThresholds,
+    Recommendation,
     ReportSample,
     SampleState,
 )
@@ -32,6 +36,8 @@ __all__ = ["RawProfile", "build_report"]
 
 _MAX_SLOW_IO = 100
 _MAX_TREE_DEPTH = 256
+# Span findings are read from at most this many of the request's finished spans (detection is linear in them).
+MAX_FINDING_SPANS = 1000
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,18 @@ class RawProfile:
     notes: tuple[str, ...]
     service: str = ""
     always_on: bool = False
+    spans: tuple[Span, ...] = ()  # the request's finished spans (``RequestProfile``): read for span findings
+
+
+def _span_findings(spans: tuple[Span, ...]) -> tuple[Recommendation, ...]:
+    """N+1 queries, slow queries and sequential calls of the request's spans, as recommendations."""
+    if not spans:
+        return ()
+    try:
+        return from_findings(detect_findings(spans[:MAX_FINDING_SPANS]))
+    except Exception:
+        log_once("profile-findings", "c13_middleware: span findings for a profile failed", exc_info=True)
+        return ()
 
 
 def build_report(raw: RawProfile) -> ProfileReport:
@@ -150,7 +168,7 @@ def build_report(raw: RawProfile) -> ProfileReport:
     )
     recommendations = advise(
         functions, callee_stats, tuple(slow_io), raw.memory, raw.memory_sites, wall, raw.thresholds
-    )
+    ) + _span_findings(raw.spans)
     return ProfileReport(
         profile_id=raw.profile_id,
         profile_type=raw.profile_type,

@@ -109,6 +109,7 @@ class RequestProfile:
                 else:
                     children.append((span.name, duration))
             self.session.name = self.span.name  # the route is known by now ("GET /items/{id}")
+            self.session.record_spans(self._spans)  # span findings join the recommendations, if the report is kept
             report = finish_profile(self.session, self.decision)
             if report is None:
                 return self.headers  # slow-request capture: fast enough, nothing kept

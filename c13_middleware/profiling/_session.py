@@ -17,9 +17,9 @@ import secrets
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from types import FrameType, TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._awaits import AwaitChain
 from ._hooks import ACTIVE_SESSIONS, SPAN_ACTIVATION_LISTENER
@@ -29,6 +29,9 @@ from ._sampler import SAMPLER, SessionMark
 from ._spans import SpanTracker, live_listener
 from ._tracking import Tracker
 from ._types import IOEvent, ProfileReport, ProfileType, ProfilingThresholds
+
+if TYPE_CHECKING:
+    from ..trace._span import Span
 
 __all__ = ["ProfileSession"]
 
@@ -72,6 +75,7 @@ class ProfileSession:
         self._awaits = AwaitChain()
         self._spans = SpanTracker(self, span_id, None)
         self._external: list[IOEvent] = []
+        self._finished_spans: tuple[Span, ...] = ()
         self._tracker = Tracker(self.thresholds.slow_io_s, max_samples)
         self._modes = ModeRecorders(self.profile_type, self)
         self._context_set = False
@@ -239,6 +243,11 @@ class ProfileSession:
         """Record an operation measured elsewhere (an outgoing HTTP/gRPC CLIENT span): ``(name, duration_s, where)``."""
         self._external.append(IOEvent(str(name), float(duration_s), str(where), kind, "external"))
 
+    def record_spans(self, spans: Iterable[Span]) -> None:
+        """The request's finished spans: the report lists their findings (N+1 queries, slow queries, sequential
+        calls; docs/findings.md) among its recommendations. Detection runs when the report is built."""
+        self._finished_spans = tuple(spans)
+
     # called by the sampler thread (samples go straight to ``_tracker``) ----------------------------------------
     def _on_idle(self, now: float, dt: float, loop_idle: bool) -> None:
         wait = None
@@ -285,4 +294,5 @@ class ProfileSession:
             notes=tuple(self._modes.notes),
             service=self.service,
             always_on=self.always_on,
+            spans=self._finished_spans,
         )

@@ -140,7 +140,7 @@ class Tracker:
             episode.duration += weight
             return
         self._close(episode)
-        where = f"{site.f_code.co_filename}:{site.f_lineno}"
+        where = wait.where or f"{site.f_code.co_filename}:{site.f_lineno}"
         self._await = _Episode(site, "await", wait.what, where, weight, False)
 
     def finish(self, stopped: float) -> None:

@@ -5,17 +5,17 @@ of its own. Used by tests/profiling/test_profiling_load.py and ``python -m bench
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 import types
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from c13_middleware import get_profile, mint_token
 from c13_middleware.profiling import ProfileReport
-from c13_middleware.profiling._lines import is_library
 
 SECRET = "s3cret-key-for-load-tests"
-HANDLERS = (".burn_async", ".burn_sync")
 CHUNKS = 5  # an async request yields to the loop between chunks, so the requests interleave
 
 
@@ -27,25 +27,47 @@ def _burn(seconds: float) -> int:
     return n
 
 
-def burner(index: int) -> types.FunctionType:
-    """A function of its own for request ``index``: same body, its own code object and name (``burn_007``)."""
+async def _burn_async(request: Any, seconds: float = 0.0) -> Any:
+    """An async endpoint: burns ``seconds`` of CPU in ``CHUNKS`` pieces, yielding to the loop between them."""
+    for _ in range(CHUNKS):
+        _burn(seconds / CHUNKS)
+        await asyncio.sleep(0)
+    return _ok()
+
+
+def _burn_sync(request: Any, seconds: float = 0.0) -> Any:
+    """A sync endpoint (Starlette runs it in anyio's thread pool)."""
+    _burn(seconds)
+    return _ok()
+
+
+def _ok() -> Any:
+    from starlette.responses import PlainTextResponse
+
+    return PlainTextResponse("ok")
+
+
+def burner(index: int, template: Callable[..., Any], seconds: float = 0.0) -> types.FunctionType:
+    """A function of its own for request ``index``: ``template``'s body, its own code object and name
+    (``burn_007``), ``seconds`` as its default."""
     name = f"burn_{index:03d}"
-    code = _burn.__code__.replace(co_name=name, co_qualname=name)
-    return types.FunctionType(code, _burn.__globals__, name)
+    code = template.__code__.replace(co_name=name, co_qualname=name)
+    return types.FunctionType(code, template.__globals__, name, (seconds,))
 
 
 @dataclass(frozen=True)
 class Outcome:
     index: int
     samples: int  # executing samples: not the "[await] ..." / "[wait] ..." samples of a request waiting
-    own: float  # share of them in the request's own code: its burn_NNN function, or the handler's own lines
+    own: float  # share of them with the request's own function (its burn_NNN) on the stack
     foreign: int  # samples with another request's function on the stack
     wall_s: float
-    strays: tuple[str, ...] = ()  # the innermost frames of the samples not in its own code, for failure messages
+    mode: str = "on-demand"  # the sampler's mode for this profile (a token asks for the on-demand rate)
+    strays: tuple[str, ...] = ()  # the innermost frames of the samples not in its own function, for failure messages
 
     @property
     def others(self) -> int:
-        """Executing samples not in the request's own code (its framework's: routing, the pool's capacity wait)."""
+        """Executing samples not in the request's own function (its handler's other lines, its framework's)."""
         return self.samples - round(self.own * self.samples)
 
 
@@ -56,40 +78,27 @@ def outcome(index: int, report: ProfileReport) -> Outcome:
     strays: list[str] = []
     for sample in running:
         names = [report.frames[i].name for i in sample.stack]
-        innermost = next((f for f in reversed(sample.stack) if not is_library(report.frames[f].file)), None)
-        handler = innermost is not None and report.frames[innermost].name.endswith(HANDLERS)
-        if mine in names or handler:
+        if mine in names:
             own += 1
         else:
             strays.append(
-                " < ".join(f"{n}:{ln}" for n, ln in zip(names[::-1][:3], sample.lines[::-1][:3], strict=False))
+                " < ".join(f"{n}:{ln}" for n, ln in zip(names[::-1][:4], sample.lines[::-1][:4], strict=False))
             )
         foreign += any(n.startswith("burn_") and n != mine for n in names)
     own_share = own / len(running) if running else 0.0
-    return Outcome(index, len(running), own_share, foreign, report.wall_s, tuple(strays))
+    return Outcome(index, len(running), own_share, foreign, report.wall_s, report.overhead.mode, tuple(strays))
 
 
-def app(requests: int, seconds: float) -> Any:
-    from starlette.requests import Request
-    from starlette.responses import PlainTextResponse, Response
+def app(kind: str, requests: int, seconds: float) -> Any:
+    """Each request's endpoint is a function of its own (``/async/7`` runs ``burn_007``), so everything the request
+    does outside the framework is in that function: its profile's own share is what the framework leaves. Only the
+    routes of ``kind``: Starlette matches routes one by one, and needless ones would add routing samples."""
     from starlette.routing import Route
 
     from tests.conftest import traced_starlette
 
-    burners = [burner(i) for i in range(requests)]
-
-    async def burn_async(request: Request) -> Response:
-        work = burners[int(request.path_params["index"])]
-        for _ in range(CHUNKS):
-            work(seconds / CHUNKS)
-            await asyncio.sleep(0)
-        return PlainTextResponse("ok")
-
-    def burn_sync(request: Request) -> Response:  # Starlette runs it in anyio's thread pool
-        burners[int(request.path_params["index"])](seconds)
-        return PlainTextResponse("ok")
-
-    routes = [Route("/async/{index:int}", burn_async), Route("/sync/{index:int}", burn_sync)]
+    template = _burn_async if kind == "async" else _burn_sync
+    routes = [Route(f"/{kind}/{i}", burner(i, template, seconds)) for i in range(requests)]
     return traced_starlette(routes, profile_secret=SECRET, export_mode="simple")
 
 
@@ -118,7 +127,10 @@ def run_load(kind: str, requests: int = 50, seconds: float = 0.05) -> list[Outco
     store = default_store()
     kept, store.max_profiles = store.max_profiles, max(store.max_profiles, 2 * requests)  # none evicted before read
     try:
-        with uvicorn_server(app(requests, seconds)) as base:
+        with uvicorn_server(app(kind, requests, seconds)) as base:
+            # Earlier tests' garbage (an unclosed event loop's finalizer) would otherwise be collected on some
+            # request's thread mid-burst: real time of that thread, but not the request's code.
+            gc.collect()
             return asyncio.run(_load(base, kind, requests))
     finally:
         store.max_profiles = kept

@@ -244,3 +244,65 @@ def test_a_runner_that_has_left_the_call_is_not_cached_as_foreign() -> None:
         return callee()
 
     assert caller() == ()
+
+
+def test_a_discovery_on_a_stale_stack_is_not_kept() -> None:
+    """The stack is read before the scan: if the thread has left the scanned frame meanwhile (a pool worker that
+    finished an item and entered the next one's Context, another request's), the positive answer is dropped and not
+    cached; a frame still running on the thread keeps it."""
+    import contextvars
+    import sys
+    import threading
+    from collections.abc import Generator
+    from typing import Any
+
+    from c13_middleware.profiling._attribution import Attribution, _still_running
+    from c13_middleware.profiling._hooks import ACTIVE_SESSIONS
+
+    class Live:
+        active = True
+
+    session = Live()
+    ctx = contextvars.copy_context()
+    ctx.run(ACTIVE_SESSIONS.set, (session,))
+
+    def runner(context: contextvars.Context) -> Generator[None, None, None]:  # holds the Context, like a worker
+        yield
+
+    def callee() -> Generator[None, None, None]:
+        yield
+
+    parent_gen, child_gen = runner(ctx), callee()
+    next(parent_gen)
+    next(child_gen)
+    parent, child = parent_gen.gi_frame, child_gen.gi_frame
+    assert parent is not None and child is not None
+    me = threading.get_ident()
+    assert not _still_running(me, child) and _still_running(me, sys._getframe())
+    attribution = Attribution()
+    frames: list[Any] = [child, parent]
+    assert ctx.run(attribution.discover, frames, me) == {}  # entered, but the stack is not this thread's now
+    assert child not in attribution._scans
+    assert ctx.run(attribution.discover, frames) == {session: 1}  # no thread to check against: kept
+    parent_gen.close()
+    child_gen.close()
+
+
+def test_a_thread_subclass_init_is_pool_start_up() -> None:
+    """anyio's WorkerThread.__init__ builds its queue before Thread.__init__ runs: its frames are the pool's
+    start-up too (one ``[wait] thread pool start-up`` frame), found by the subclass's own ``__init__`` code."""
+    import threading
+
+    from c13_middleware.profiling._attribution import _is_thread_init
+
+    class Worker(threading.Thread):
+        def __init__(self) -> None:
+            super().__init__(daemon=True)
+
+    class Plain:
+        def __init__(self) -> None:
+            pass
+
+    assert _is_thread_init(Worker.__init__.__code__)
+    assert _is_thread_init(Worker.__init__.__code__)  # cached
+    assert not _is_thread_init(Plain.__init__.__code__)

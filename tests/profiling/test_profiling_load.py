@@ -1,9 +1,11 @@
 """Attribution under load, on a real uvicorn server: 50 concurrent profiled requests, each burning CPU in a function
 of its own, all on one event loop (async endpoints) or in anyio's thread pool (sync endpoints).
 
-Each profile must be >= 95% in the request's own code (its function, or the handler's own lines; one framework
-sample is tolerated in a profile of under 20 samples, where it alone is 5-10%) and hold no sample of another
-request's function. Waiting samples ("[await] ...", "[wait] thread pool start-up") are no one's code: not counted.
+The issue's rule, per profile: >= 95% of its executing samples in the request's own function (its ``burn_NNN`` on
+the stack; the handler's other lines and the framework's frames count against it) and no sample of another
+request's function. Token-triggered profiles are sampled at the on-demand rate (>= 500 samples/s per busy thread),
+so a 50 ms request has ~25 samples and 95% is meaningful for each profile. Waiting samples ("[await] ...",
+"[wait] thread pool start-up") are no one's code: not counted.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from tests.profiling.load_scenario import run_load
 def test_50_concurrent_50ms_requests_each_profile_is_its_own(kind: str) -> None:
     outcomes = run_load(kind, requests=50, seconds=0.05)
     assert len(outcomes) == 50
+    assert {o.mode for o in outcomes} == {"on-demand"}
+    # On demand: >= 500 samples/s per busy thread, ~25 for 50 ms of CPU alone (typically 26-30 at the least here);
+    # the sampler waits for the GIL like the 50 threads do, so a busy shared machine leaves a few profiles with ~10.
     assert all(o.samples >= 5 for o in outcomes), sorted(o.samples for o in outcomes)[:5]
     assert [o.foreign for o in outcomes] == [0] * 50
-    # >= 95% in its own code; in a profile of under 20 samples one framework sample (5-10%) is tolerated.
-    low = sorted((round(o.own, 3), o.samples, o.strays) for o in outcomes if o.others > max(1, 0.05 * o.samples))
+    low = sorted((round(o.own, 3), o.samples, o.strays) for o in outcomes if o.own < 0.95)
     assert low == [], low
-    assert sum(o.others for o in outcomes) <= 0.02 * sum(o.samples for o in outcomes)
 
 
 @pytest.mark.parametrize("kind", ["async", "sync"])
@@ -30,9 +33,9 @@ def test_5ms_requests_are_still_attributed(kind: str) -> None:
     outcomes = run_load(kind, requests=50, seconds=0.005)
     assert [o.foreign for o in outcomes] == [0] * 50  # no sample of another request, in any profile
     sampled = [o for o in outcomes if o.samples]
-    # ~1 sample per ms of a request's own execution at the default rate: a 5 ms request among 50 gets a few; one
-    # occasionally gets none (that is sampling). A single framework sample is 20% of 5, so the 95% bound applies to
-    # the samples of all profiles together.
-    assert len(sampled) >= 40, len(sampled)
+    # ~1 sample per ms of a request's own execution: a 5 ms request among 50 gets a few (typically 49-50 of 50 get
+    # one; the sampler competes for the GIL with the 50 requests, so fewer on a busy machine: that is sampling, not
+    # attribution). One framework sample is 20% of 5, so the 95% bound applies to all profiles' samples together.
+    assert len(sampled) >= 35, len(sampled)
     own = sum(o.own * o.samples for o in sampled) / sum(o.samples for o in sampled)
-    assert own >= 0.95, own
+    assert own >= 0.95, (own, [s for o in sampled for s in o.strays])

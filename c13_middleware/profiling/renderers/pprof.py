@@ -3,9 +3,9 @@
 Sample types ``samples/count``, ``wall/nanoseconds`` (the default) and ``cpu/nanoseconds``; each sample carries string
 labels ``span_id`` (16 hex digits), ``trace_id`` (32 hex digits), ``state`` (cpu/io/wait) and ``thread_name``, and a
 numeric ``thread_id``. One mapping, named after the service, so pprof has a "main binary" to name. One function per
-Python function (``start_line`` = its ``def`` line, file relative to its ``sys.path`` entry) and one location per
-(function, executing line), so ``pprof -list`` puts the time on the line that spent it. Identical (stack, labels)
-samples are merged, as the format allows.
+Python function (``start_line`` = its ``def`` line, file relative to its ``sys.path`` entry, no ``system_name``)
+and one location per (function, executing line), so ``pprof -list`` puts the time on the line that spent it.
+Identical (stack, labels) samples are merged, as the format allows.
 """
 
 from __future__ import annotations
@@ -81,8 +81,11 @@ def render_pprof(report: ProfileReport) -> bytes:
         line = Message().uint(1, index + 1).uint(2, line_number)
         profile.message(_P_LOCATION, Message().uint(1, location).uint(2, _MAPPING_ID).message(4, line))
     for index, frame in enumerate(report.frames):
+        # No system_name: pprof "demangles" a function whose system_name equals its name, and its C++ heuristics
+        # strip ``<...>`` from any name holding ``<``/``>`` without ``.<`` (a bare ``<lambda>``, ``<module>`` or
+        # ``<genexpr>`` became an empty name, shown as ``[service]``).
         name = strings(frame.name)
-        function = Message().uint(1, index + 1).uint(2, name).uint(3, name).uint(4, strings(display_path(frame.file)))
+        function = Message().uint(1, index + 1).uint(2, name).uint(4, strings(display_path(frame.file)))
         profile.message(_P_FUNCTION, function.uint(5, frame.line))
     profile.uint(_P_TIME, int(report.started_at * 1e9))
     profile.uint(_P_DURATION, int(report.wall_s * 1e9))
