@@ -91,8 +91,7 @@ class RequestProfile:
             return self.headers
         self._finished = True
         try:
-            if self.session.running:
-                self.session.stop()  # first: c13's own finishing work below is not the request's
+            self.stop()  # first: c13's own finishing work below is not the request's
             self._release()
             from . import finish_profile, profile_response_headers
 
@@ -119,11 +118,11 @@ class RequestProfile:
                 self.headers = profile_response_headers(report, self.decision, children)
         except Exception:
             log_once("profile-finish", "c13_middleware: could not finish a request profile", exc_info=True)
-            self._stop_session()
+            self.stop()  # a failure before finish_profile ran must not leave the session registered
         return self.headers
 
-    def _stop_session(self) -> None:
-        """A failure before ``finish_profile`` ran must not leave the session registered with the sampler."""
+    def stop(self) -> None:
+        """Stop sampling; idempotent, never raises (the report is built later, by ``finish``)."""
         try:
             if self.session.running:
                 self.session.stop()

@@ -21,6 +21,10 @@ Decision = TypeVar("Decision")
 class RequestProfileProtocol(Protocol):
     """One profiled request."""
 
+    def stop(self) -> None:
+        """Stop sampling (idempotent, never raises): what the shell does after the handler is not the request's."""
+        ...
+
     def finish(self) -> list[tuple[str, str]]:
         """Stop the profile (idempotent, never raises); the headers to add to the response."""
         ...

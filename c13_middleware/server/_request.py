@@ -142,6 +142,11 @@ class ServerRequest:
         if decision is not None and self.profile is None:
             self.profile = self.core.begin_profile(decision, self.span, frame)
 
+    def stop_profile(self) -> None:
+        """The handler's work is done: stop sampling before the shell's own finishing work (route naming)."""
+        if self.profile is not None:
+            self.profile.stop()
+
     def profile_headers(self, streamed: bool) -> list[tuple[str, str]]:
         """The profile's headers for the response head, sent once the handler is done. A streamed body's work is not
         done yet: its head gets only the id (if the caller may see it) and the profile runs on to the last chunk,

@@ -111,6 +111,7 @@ class C13ASGIMiddleware:
     def _finish(self, request: ServerRequest, scope: Scope) -> None:
         if request.finished:
             return
+        request.stop_profile()
         self._name_route(request, scope)
         request.finish()
 
@@ -154,7 +155,10 @@ class C13ASGIMiddleware:
                 if held:
                     # A one-chunk body means the handler's work is done: stop the profile and report it in the head.
                     # A streamed body gets its head now, without the figures; the profile runs to the last chunk.
-                    # The router has matched by now: name the span first, so the report carries the route.
+                    # The router has matched by now: name the span first, so the report carries the route (the
+                    # sampling stops before: naming is c13's work, not the request's).
+                    if last:
+                        request.stop_profile()
                     self._name_route(request, scope)
                     await send(_with_headers(held.pop(), request.profile_headers(streamed=not last)))
                 if last:

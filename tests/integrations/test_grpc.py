@@ -96,6 +96,9 @@ class RecordedProfile:
             self.profiler.ended.append(self.span)
         return []
 
+    def stop(self) -> None:
+        return None
+
     def early_headers(self) -> list[tuple[str, str]]:
         return []
 

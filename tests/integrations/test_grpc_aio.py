@@ -221,6 +221,9 @@ def test_the_registered_profiler_on_the_aio_server(exporter: InMemoryExporter) -
                 calls.append(("end", self.span))
             return []
 
+        def stop(self) -> None:
+            return None
+
         def early_headers(self) -> list[tuple[str, str]]:
             return []
 

@@ -3,6 +3,7 @@ the profiler, one with profiling gets it from the registered factory."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from c13_middleware import InMemoryExporter
+from c13_middleware import C13ASGIMiddleware, InMemoryExporter
 from c13_middleware.server._core import RequestHead, ServerCore
 from c13_middleware.server._extensions import set_request_profiler
 
@@ -83,6 +84,9 @@ class _Profile:
     def __init__(self, log: list[str]) -> None:
         self.log = log
 
+    def stop(self) -> None:
+        self.log.append("stop")
+
     def finish(self) -> list[tuple[str, str]]:
         self.log.append("finish")
         return [("x-test", "done")]
@@ -137,3 +141,31 @@ def test_profiling_off_never_asks_the_factory(registered: list[str], exporter: I
     assert request is not None
     request.finish()
     assert registered == []
+
+
+def test_sampling_stops_before_the_shell_names_the_route(registered: list[str], exporter: InMemoryExporter) -> None:
+    """Route naming is c13's own work after the handler: the profile must not sample it."""
+
+    class Named(C13ASGIMiddleware):
+        def route_for(self, scope: Any) -> str | None:
+            registered.append("route")
+            return "/items/{id}"
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    middleware = Named(app, exporter=exporter, export_mode="simple", profile_sample_rate=0.5)
+    sent: list[Any] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def receive() -> Any:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    scope = {"type": "http", "method": "GET", "path": "/items/1", "headers": [(b"x-test-trigger", b"1")]}
+    asyncio.run(middleware(scope, receive, send))
+    steps = [step for step in registered if not step.startswith("decide")]
+    assert steps[:4] == ["begin chosen", "stop", "route", "finish"]
+    assert (b"x-test", b"done") in sent[0]["headers"]
