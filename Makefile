@@ -28,6 +28,7 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	bash scripts/ensure-prometheus
 	bash scripts/ensure-databases
+	bash scripts/ensure-browser
 	$(BIN)/python -m pytest --cov --cov-report=term --cov-fail-under=95
 
 test: lint typecheck unit
