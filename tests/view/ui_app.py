@@ -1,6 +1,6 @@
 """A Starlette service for the browser tests, configured only through the environment (OTEL_*,
-C13_PROFILE_SECRET): a profiled route with a child span, a failing route, and a route whose span names and
-attributes carry markup (the viewer must show them as text)."""
+C13_PROFILE_SECRET): a profiled route with a child span that gets slower after 6 requests (a deploy to compare), a
+failing route, and a route whose span names and attributes carry markup (the viewer must show them as text)."""
 
 from __future__ import annotations
 
@@ -29,9 +29,21 @@ def render_page() -> int:
     return _burn(0.04)
 
 
+def compress_page() -> int:
+    return _burn(0.03)
+
+
+DEPLOY_AFTER = 6  # requests to /work; after them the "new deploy" also compresses the page (a regression)
+served = 0
+
+
 async def work(request: Request) -> Response:
+    global served
+    served += 1
     with get_tracer().start_as_current_span("render page"):
         render_page()
+        if served > DEPLOY_AFTER:
+            compress_page()
     time.sleep(0.01)
     return PlainTextResponse("ok")
 

@@ -48,6 +48,7 @@ export function flameGraph(root, { diff = false } = {}) {
     const target = focus[focus.length - 1];
     let depth = 0;
     let matched = 0;
+    let deepest = focus.length - 1;
     for (const ancestor of focus) {
       canvas.append(frame(ancestor, 0, 1, depth++, term, true));
     }
@@ -59,6 +60,7 @@ export function flameGraph(root, { diff = false } = {}) {
     const place = (node, x, w, d, counted) => {
       if (w < MIN_WIDTH || d > 250) return;
       canvas.append(frame(node, x, w, d, term, false));
+      deepest = Math.max(deepest, d);
       const hit = term && !counted && label(node).toLowerCase().includes(term);
       if (hit) matched += node.value;
       let cx = x;
@@ -74,7 +76,7 @@ export function flameGraph(root, { diff = false } = {}) {
       place(child, x, w, d, targetHit);
       x += w;
     }
-    canvas.style.height = `${(canvas.dataset.depth = String(maxDepth(target, depth))) * ROW + ROW}px`;
+    canvas.style.height = `${(deepest + 1) * ROW + 2}px`;
     status.textContent = term ? `matched ${fmtPercent(target.value ? Math.min(matched / target.value, 1) : 0)} of the view` : "";
   }
 
@@ -115,15 +117,4 @@ function pathTo(from, node) {
     }
   }
   return [node];
-}
-
-function maxDepth(node, base) {
-  let deepest = base;
-  const stack = [[node, base - 1]];
-  while (stack.length) {
-    const [current, d] = stack.pop();
-    deepest = Math.max(deepest, d + 1);
-    if (d < 250) for (const child of current.children) stack.push([child, d + 1]);
-  }
-  return deepest;
 }

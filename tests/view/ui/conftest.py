@@ -19,6 +19,7 @@ import pytest
 from c13_middleware import mint_token
 from tests.servers import free_port
 from tests.view.conftest import View, start_view, stop_view
+from tests.view.ui_app import DEPLOY_AFTER
 
 ROOT = Path(__file__).resolve().parents[3]
 SECRET = "a-profile-secret-for-the-ui-tests"
@@ -51,8 +52,8 @@ def _wait_for_service(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 def send_traffic(view: View, tmp_path: Path) -> dict[str, Any]:
-    """Runs the service against the viewer: 6 profiled requests, a failing one, a hostile span and a hostile URL;
-    waits until the viewer holds every trace and profile."""
+    """Runs the service against the viewer: 6 profiled requests before the "deploy" and 6 after (their time windows
+    are returned), a failing one, a hostile span and a hostile URL; waits until the viewer holds it all."""
     port = free_port()
     env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": view.otlp_http, "OTEL_SERVICE_NAME": "ui-shop",
            "C13_PROFILE_SECRET": SECRET, "PYTHONPATH": str(ROOT), "OTEL_BSP_SCHEDULE_DELAY": "100"}  # fmt: skip
@@ -65,26 +66,30 @@ def send_traffic(view: View, tmp_path: Path) -> dict[str, Any]:
     url = f"http://127.0.0.1:{port}"
     profile_ids = []
     counts: dict[str, int] = {}
+    windows: list[tuple[int, int]] = []
     try:
         _wait_for_service(url, service)
-        for _ in range(6):
-            headers = {"x-c13-profile": "cpu", "x-c13-profile-token": mint_token(SECRET, "GET", "/work", 60)}
-            status, answer = _request(url + "/work", headers)
-            assert status == 200
-            profile_ids.append(answer["x-c13-profile-id"])
+        for _ in range(2):  # before and after the "deploy" (tests/view/ui_app.py)
+            start_us = time.time_ns() // 1000
+            for _ in range(DEPLOY_AFTER):
+                headers = {"x-c13-profile": "cpu", "x-c13-profile-token": mint_token(SECRET, "GET", "/work", 60)}
+                status, answer = _request(url + "/work", headers)
+                assert status == 200
+                profile_ids.append(answer["x-c13-profile-id"])
+            windows.append((start_us, time.time_ns() // 1000))
         assert _request(url + "/fail")[0] == 500
         assert _request(url + "/hostile")[0] == 200
         assert _request(url + urllib.parse.quote(HOSTILE_PATH, safe="/"))[0] == 404
         deadline = time.monotonic() + 30  # profiles leave in batches every second; wait before stopping the service
         while time.monotonic() < deadline:
             counts = view.json("/api/c13/status")["counts"]
-            if counts["profiles"] >= len(profile_ids) and counts["traces"] >= 9:
+            if counts["profiles"] >= len(profile_ids) and counts["traces"] >= 15:
                 break
             time.sleep(0.1)
     finally:
         service.terminate()
         service.wait(20)
-    return {"profile_ids": profile_ids, "counts": counts}
+    return {"profile_ids": profile_ids, "counts": counts, "windows": windows}
 
 
 @pytest.fixture(scope="module")

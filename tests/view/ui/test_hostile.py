@@ -3,9 +3,10 @@ pages' Content-Security-Policy would stop an inline script even if one slipped t
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from tests.view.conftest import View
+from tests.view.conftest import View, start_view, stop_view
 from tests.view.ui.conftest import HOSTILE_PATH
 from tests.view.ui_app import HOSTILE_NAME, HOSTILE_VALUE
 
@@ -48,3 +49,24 @@ def test_pages_send_a_strict_content_security_policy(traced_view: tuple[View, di
         status, headers, _ = view.get(path)
         assert status == 200 and headers["Content-Security-Policy"] == policy
     assert view.get("/static/../_pages.py")[0] == 404 and view.get("/static/missing.js")[0] == 404
+
+
+def test_with_a_token_the_page_needs_it_once_then_keeps_it_in_an_httponly_cookie(
+    tmp_path: Path, browser: Any, page: Any
+) -> None:
+    view = start_view(tmp_path, "--token", "s3cret-ui-token")
+    try:
+        assert page.goto(view.ui + "/search").status == 401
+        assert page.goto(view.ui + "/search?token=wrong").status == 401
+        page.goto(view.ui + "/search?token=s3cret-ui-token")
+        page.wait_for_selector("body[data-ready=search]")
+        assert "token" not in page.url  # removed from the address bar and history
+        assert page.locator("#main .error").count() == 0  # the API answered the page's requests (cookie)
+        (cookie,) = page.context.cookies()
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        assert page.evaluate("document.cookie") == ""
+        page.goto(view.ui + "/services")
+        page.wait_for_selector("body[data-ready=services]")
+        assert page.locator("#main .error").count() == 0
+    finally:
+        stop_view(view)

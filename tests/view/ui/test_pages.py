@@ -27,7 +27,7 @@ def test_search_waterfall_span_flame_graph(traced_view: tuple[View, dict[str, An
     page.click("#search-form button[type=submit]")
     page.wait_for_selector("#results .trace-link")
     links = page.locator("#results .trace-link")
-    assert links.count() == 6
+    assert links.count() == 12
     assert all("GET /work" in text for text in links.all_text_contents())
     _shot(page, "search", tmp_path)
     links.first.click()
@@ -70,7 +70,7 @@ def test_failing_request_is_marked_and_services_page(traced_view: tuple[View, di
     page.wait_for_selector("#red-table")
     rows = {row[1]: row for row in page.locator("#red-table tbody tr").evaluate_all(
         "rows => rows.map(r => [...r.cells].map(c => c.innerText))")}  # fmt: skip
-    assert rows["/work"][2] == "6" and rows["/work"][4] == "0%"
+    assert rows["/work"][2] == "12" and rows["/work"][4] == "0%"
     assert rows["/fail"][2] == "1" and rows["/fail"][4] == "100.0%"
     assert page.locator("table.slowest tbody tr").count() >= 6
     _shot(page, "services", tmp_path)
@@ -88,10 +88,29 @@ def test_compare_page(traced_view: tuple[View, dict[str, Any]], page: Any, tmp_p
     page.click("#compare-form button[type=submit]")
     page.wait_for_selector("#compare-results .flame .frame")
     summary = page.locator("#compare-results .summary").inner_text()
-    assert "A: 6 profiles" in summary and "B: 6 profiles" in summary
+    assert "A: 12 profiles" in summary and "B: 12 profiles" in summary
     # the same profiles on both sides: nothing can differ significantly
     assert page.locator("#no-changes").count() == 1
     assert "permutation" in page.locator("#compare-results .method").inner_text()
     assert "a.route=%2Fwork" in page.url
+    assert page.dialogs == [] and page.js_errors == []
+
+
+def test_compare_names_the_regression_between_two_deploys(traced_view: tuple[View, dict[str, Any]], page: Any,
+                                                          tmp_path: Path) -> None:  # fmt: skip
+    view, traffic = traced_view
+    (a_start, a_end), (b_start, b_end) = traffic["windows"]
+    page.goto(f"{view.ui}/compare?a.service=ui-shop&a.route=/work&a.start={a_start}&a.end={a_end}"
+              f"&b.service=ui-shop&b.route=/work&b.start={b_start}&b.end={b_end}")  # fmt: skip
+    page.wait_for_selector("#changes tbody tr")
+    summary = page.locator("#compare-results .summary").inner_text()
+    assert "A: 6 profiles" in summary and "B: 6 profiles" in summary
+    rows = page.locator("#changes tbody tr").evaluate_all("rows => rows.map(r => [...r.cells].map(c => c.innerText))")
+    by_frame = {row[0].split(" ")[0]: row for row in rows}
+    assert by_frame["compress_page"][1] == "new"  # the deploy's new function, named
+    assert float(by_frame["compress_page"][6]) < 0.05  # its q-value
+    assert page.locator("#compare-results .frame.new[data-name=compress_page]").count() == 1
+    # the form shows the windows it compared (local time, to the second)
+    assert page.locator("input[name='a.start']").input_value() != ""
     _shot(page, "compare", tmp_path)
     assert page.dialogs == [] and page.js_errors == []
