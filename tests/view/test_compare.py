@@ -81,7 +81,7 @@ def test_noise_between_two_samples_of_one_distribution_is_not_significant() -> N
         return _doc({(0, 1): 60 + rng.randint(-15, 15), (0, 2): 40 + rng.randint(-15, 15)}, f"{side}{i}")
 
     result = compare_profiles([profile(i, "a") for i in range(10)], [profile(i, "b") for i in range(10)])
-    assert result["changes"] == [] and result["tested"] >= 3
+    assert result["changes"] == [] and result["tested"] == 2  # render and query; handler is 100 % everywhere
 
 
 def test_one_profile_a_side_cannot_be_significant() -> None:
