@@ -55,7 +55,10 @@ def start_view() -> tuple[subprocess.Popen[str], dict[str, str]]:
     args = [sys.executable, "-m", "c13_middleware", "view", "--db", str(db)]
     for flag, port in VIEW_PORTS.items():
         args += [flag, str(port_or_free(port))]
-    process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=open(OUT / "view.log", "w"), text=True)
+    with open(OUT / "view.log", "w") as log:  # the child process writes it
+        process = subprocess.Popen(
+            args, cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True
+        )
     assert process.stdout is not None
     lines = [process.stdout.readline() for _ in range(5)]
     text = "".join(lines)
@@ -71,7 +74,10 @@ def start(service: str, args: list[str]) -> subprocess.Popen[bytes]:
     env = dict(os.environ, C13_DEMO_SPANS=str(OUT / f"{service}.otlp.jsonl"), PYTHONPATH=str(ROOT),
                OTEL_SERVICE_NAME=service, C13_PROFILE_SECRET=SECRET)  # fmt: skip
     log = open(OUT / f"{service}.log", "wb")  # the child process writes it
-    return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    # Own sessions: Ctrl-C reaches this script only, which stops the services first (they flush their last spans to
+    # the viewer, still running) and the viewer last.
+    return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)  # fmt: skip
 
 
 def wait_until_listening(port: int, process: subprocess.Popen[bytes], timeout: float = 20) -> None:
@@ -198,7 +204,14 @@ def stop(processes: list[subprocess.Popen[Any]]) -> None:
             process.kill()
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    # Ctrl-C and SIGTERM stop the demo cleanly, even where the shell started it with SIGINT ignored (a background job)
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     OUT.mkdir(parents=True, exist_ok=True)
     for old in OUT.glob("*.jsonl"):
         old.unlink()
