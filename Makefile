@@ -26,10 +26,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	bash scripts/ensure-prometheus
-	bash scripts/ensure-databases
-	bash scripts/ensure-browser
-	bash scripts/ensure-pprof
+	bash scripts/ensure-test-tools
 	$(BIN)/python -m pytest --cov --cov-report=term --cov-fail-under=95
 
 test: lint typecheck unit

@@ -40,6 +40,9 @@ def test_built_wheel_contains_and_imports_the_integrations(tmp_path: Path) -> No
         for path in (ROOT / "integrations").rglob("*.py")
     }
     expected.add("c13_middleware/py.typed")
+    expected |= {  # c13 view's pages: served from the package, offline
+        f"c13_middleware/view/static/{path.name}" for path in (ROOT / "c13_middleware/view/static").iterdir()
+    }
     assert expected - names == set()
     assert not any(name.startswith(("tests/", "integrations/", "benchmarks/")) for name in names)
     # A pure-Python wheel is importable as a zip: import from it in an isolated interpreter (no site-packages, so

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from ._compare import compare_profiles
 from ._http import Handler
 from ._jaeger import BadQuery, envelope, jaeger_trace, parse_trace_query
 from ._profiles import flame_tree, merged_flame_tree, pprof, speedscope, subtree_span_ids
@@ -138,6 +139,11 @@ class ApiHandler(Handler):
         return self.queries.profile_ids(_first(params, "service"), _first(params, "route"),
                                         _micros(params, "start"), _micros(params, "end"), int(limit))  # fmt: skip
 
+    def _side_docs(self, params: dict[str, list[str]]) -> list[dict[str, Any]]:
+        """One side of a comparison: the stored documents of its profiles (50 newest unless ``limit`` says)."""
+        listed = self._profile_list({"limit": ["50"], **params})
+        return [doc for item in listed if (doc := self.queries.profile(item["profileId"])) is not None]
+
     def _c13(self, parts: list[str], params: dict[str, list[str]]) -> None:
         q = self.queries
         match parts:
@@ -166,9 +172,12 @@ class ApiHandler(Handler):
             case ["profiles"]:
                 self.send_json(200, {"profiles": self._profile_list(params)})
             case ["flame"]:
-                listed = self._profile_list(params)
-                docs = [doc for item in listed if (doc := q.profile(item["profileId"])) is not None]
+                docs = self._side_docs({"limit": ["100"], **params})
                 self.send_json(200, {"profiles": len(docs), "root": merged_flame_tree(docs)})
+            case ["compare"]:
+                side_a, side_b = (self._side_docs({k[2:]: v for k, v in params.items() if k.startswith(f"{side}.")})
+                                  for side in ("a", "b"))  # fmt: skip
+                self.send_json(200, compare_profiles(side_a, side_b))
             case ["red"]:
                 rows = q.red(_first(params, "service"), _micros(params, "start"), _micros(params, "end"))
                 self.send_json(200, {"rows": rows})

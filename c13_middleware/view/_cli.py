@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ._app import PortInUse, ViewApp, ViewOptions
 from ._http import is_loopback
+from ._pages import serve_page
 from ._store import default_db_path
 
 _RETENTION = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
@@ -76,6 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         print(f"c13 view: cannot open the store {options.db}: {exc}", file=sys.stderr)
         return 1
+    app.pages = serve_page
     try:
         app.start()
     except PortInUse as exc:

@@ -2,7 +2,7 @@
 
 PostgreSQL: a throwaway cluster (``initdb`` into a temporary directory, ``pg_ctl start``; as root, run as the
 ``postgres`` user, since PostgreSQL refuses to run as root). redis: ``redis-server`` without persistence. Both come
-from Debian packages that ``scripts/ensure-databases`` installs; a missing binary fails the test that needs it.
+from Debian packages that ``scripts/ensure-test-tools`` installs; a missing binary fails the test that needs it.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from tests.servers import free_port
 def _binary(name: str) -> str:
     found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
     if found is None:
-        pytest.fail(f"{name} not found: run scripts/ensure-databases (Debian packages postgresql and redis-server)")
+        pytest.fail(f"{name} not found: run scripts/ensure-test-tools (Debian packages postgresql and redis-server)")
     return found
 
 

@@ -1,4 +1,4 @@
-"""c13's pprof output read by the real ``go tool pprof`` (Debian's golang-go; `make unit` runs scripts/ensure-pprof).
+"""c13's pprof output read by the real ``go tool pprof`` (Debian's golang-go, from scripts/ensure-test-tools).
 
 A known workload (``serialize``, whose time is on its ``json.dumps`` line) is profiled and written as pprof; the
 tool's ``-list``, ``-top``, ``-traces`` and ``-raw`` views must show the time on that line, the three sample types
@@ -34,7 +34,7 @@ def go_binary() -> str:
     found = shutil.which("go") or ("/usr/bin/go" if Path("/usr/bin/go").exists() else None)
     if found is None:
         pytest.fail(
-            "go is not installed: run `bash scripts/ensure-pprof` (Debian/Ubuntu package 'golang-go'); "
+            "go is not installed: run `bash scripts/ensure-test-tools` (Debian/Ubuntu package 'golang-go'); "
             "`make test` does this before pytest",
             pytrace=False,
         )

@@ -1,4 +1,4 @@
-"""The SVG flame graph in a real browser (Playwright driving Debian's Chromium; scripts/ensure-browser installs it):
+"""The SVG flame graph in a real browser (Playwright driving Debian's Chromium; scripts/ensure-test-tools installs it):
 click to zoom, reset, search with highlight, hover detail, and no network request."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A real Prometheus server scrapes a c13-instrumented Starlette app; the values are read back with PromQL.
 
-Needs the ``prometheus`` binary (``bash scripts/ensure-prometheus``, run by ``make test``): without it this test
+Needs the ``prometheus`` binary (``bash scripts/ensure-test-tools``, run by ``make test``): without it this test
 fails rather than skips, so CI cannot silently stop checking the metrics against Prometheus.
 """
 
@@ -33,7 +33,7 @@ def prometheus_binary() -> str:
     found = shutil.which("prometheus") or ("/usr/bin/prometheus" if Path("/usr/bin/prometheus").exists() else None)
     if found is None:
         pytest.fail(
-            "the prometheus binary is not installed: run `bash scripts/ensure-prometheus` (Debian/Ubuntu package "
+            "the prometheus binary is not installed: run `bash scripts/ensure-test-tools` (Debian/Ubuntu package "
             "'prometheus'); `make test` does this before pytest",
             pytrace=False,
         )
