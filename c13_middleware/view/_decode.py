@@ -173,6 +173,16 @@ def _at(table: Any, index: int, what: str) -> Any:
     return table[index]
 
 
+def _attr_id(attrs: dict[str, Any], key: str, digits: int) -> str:
+    """A hex id from a profile attribute (how c13 names the profiled span even without samples); anything that is
+    not one is treated as absent."""
+    value = attrs.get(key)
+    if not isinstance(value, str) or len(value) != digits:
+        return ""
+    value = value.lower()
+    return value if value.strip("0123456789abcdef") == "" and value.strip("0") else ""
+
+
 def decode_profiles(body: bytes, is_json: bool) -> list[ProfileDoc]:
     request = parse(messages()[1].ExportProfilesServiceRequest, body, is_json)
     d = request.dictionary
@@ -202,7 +212,8 @@ def decode_profiles(body: bytes, is_json: bool) -> list[ProfileDoc]:
                 if doc is None:
                     doc = docs[pid] = ProfileDoc(
                         pid, service, str(attrs.get("c13.profile.name") or ""), profile.time_unix_nano,
-                        profile.duration_nano, "", str(attrs.get("c13.profile.span_id") or ""), attrs, [], [],
+                        profile.duration_nano, _attr_id(attrs, "c13.profile.trace_id", 32),
+                        _attr_id(attrs, "c13.profile.span_id", 16), attrs, [], [],
                     )  # fmt: skip
                     columns[pid] = {}
                 merged = columns[pid]

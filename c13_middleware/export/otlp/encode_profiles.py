@@ -6,7 +6,8 @@ CPU time within it). Every sample links to its trace and span (``link_table``) a
 ``thread.id`` and ``c13.sample.state`` (``cpu``, ``io`` or ``wait``); identical (stack, span, state, thread) samples
 are merged. One location and one function per Python function; the line is where the function starts, as in the
 report. Profile attributes: ``c13.profile.id`` (the id of ``X-C13-Profile-Id``), ``c13.profile.type``,
-``c13.profile.name``, ``c13.profile.span_id`` (the profiled span) and ``c13.profile.cpu_s``/``io_wait_s``/
+``c13.profile.name``, ``c13.profile.trace_id``/``c13.profile.span_id`` (the profiled span: a ``Profile`` has no
+link of its own, and a short request may have no sample to carry one) and ``c13.profile.cpu_s``/``io_wait_s``/
 ``other_wait_s``.
 """
 
@@ -211,6 +212,7 @@ class ProfileEncoder:
                 ("c13.profile.id", report.profile_id),
                 ("c13.profile.type", str(getattr(report.profile_type, "value", report.profile_type))),
                 ("c13.profile.name", report.name),
+                ("c13.profile.trace_id", trace.hex()),
                 ("c13.profile.span_id", f"{report.span_id:016x}" if report.span_id else ""),
                 ("c13.profile.cpu_s", round(report.cpu_s, 6)),
                 ("c13.profile.io_wait_s", round(report.io_wait_s, 6)),
