@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from ..trace._span import Span, SpanKind
-from ._types import CodeSite, Finding, FindingThresholds
+from ..trace._span import SpanKind
+from ._types import CodeSite, Finding, FindingThresholds, SpanLike
 
 __all__ = ["DEFAULT_THRESHOLDS", "detect_findings"]
 
@@ -28,10 +28,10 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _MAX_TEXT = 120
 
 
-def detect_findings(spans: Iterable[Span], thresholds: FindingThresholds = DEFAULT_THRESHOLDS) -> list[Finding]:
+def detect_findings(spans: Iterable[SpanLike], thresholds: FindingThresholds = DEFAULT_THRESHOLDS) -> list[Finding]:
     """Findings in ``spans`` (finished spans of one or more traces; unfinished ones are ignored), at most
     ``thresholds.max_findings`` per trace: slow queries first, then N+1 queries, then sequential calls."""
-    by_trace: dict[int, list[Span]] = defaultdict(list)
+    by_trace: dict[int, list[SpanLike]] = defaultdict(list)
     for span in spans:
         if span.end_time is not None:
             by_trace[span.context.trace_id].append(span)
@@ -46,19 +46,19 @@ def detect_findings(spans: Iterable[Span], thresholds: FindingThresholds = DEFAU
     return found
 
 
-def _is_db(span: Span) -> bool:
+def _is_db(span: SpanLike) -> bool:
     return span.kind is SpanKind.CLIENT and "db.system.name" in span.attributes
 
 
-def _is_http(span: Span) -> bool:
+def _is_http(span: SpanLike) -> bool:
     return span.kind is SpanKind.CLIENT and "http.request.method" in span.attributes
 
 
-def _duration_ns(span: Span) -> int:
+def _duration_ns(span: SpanLike) -> int:
     return (span.end_time or span.start_time) - span.start_time
 
 
-def _duration_s(span: Span) -> float:
+def _duration_s(span: SpanLike) -> float:
     return _duration_ns(span) / 1e9
 
 
@@ -67,12 +67,12 @@ def _ns(seconds: float) -> int:
     return round(seconds * 1e9)
 
 
-def _query_key(span: Span) -> str:
+def _query_key(span: SpanLike) -> str:
     attributes = span.attributes
     return str(attributes.get("db.query.text") or attributes.get("db.query.summary") or span.name)
 
 
-def _parent_id(span: Span) -> int:
+def _parent_id(span: SpanLike) -> int:
     return span.parent.span_id if span.parent is not None else 0
 
 
@@ -80,7 +80,7 @@ def _short(text: str) -> str:
     return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 3] + "..."
 
 
-def _site(spans: Sequence[Span]) -> CodeSite | None:
+def _site(spans: Sequence[SpanLike]) -> CodeSite | None:
     for span in spans:
         attributes = span.attributes
         file = attributes.get("code.file.path")
@@ -94,8 +94,8 @@ def _at(site: CodeSite | None) -> str:
     return f" at {site}" if site is not None else ""
 
 
-def _slow_queries(spans: Sequence[Span], thresholds: FindingThresholds) -> list[Finding]:
-    slow: dict[str, list[Span]] = defaultdict(list)
+def _slow_queries(spans: Sequence[SpanLike], thresholds: FindingThresholds) -> list[Finding]:
+    slow: dict[str, list[SpanLike]] = defaultdict(list)
     for span in spans:
         if _is_db(span) and _duration_ns(span) >= _ns(thresholds.slow_query_s):
             slow[_query_key(span)].append(span)
@@ -123,9 +123,9 @@ def _slow_queries(spans: Sequence[Span], thresholds: FindingThresholds) -> list[
     return out
 
 
-def _runs(spans: list[Span]) -> Iterable[list[Span]]:
+def _runs(spans: list[SpanLike]) -> Iterable[list[SpanLike]]:
     """Maximal runs of spans, each starting after the previous one ended (``spans`` sorted by start)."""
-    run: list[Span] = []
+    run: list[SpanLike] = []
     for span in spans:
         if run and span.start_time < (run[-1].end_time or 0):
             yield run
@@ -135,8 +135,8 @@ def _runs(spans: list[Span]) -> Iterable[list[Span]]:
         yield run
 
 
-def _n_plus_one(spans: Sequence[Span], thresholds: FindingThresholds) -> list[Finding]:
-    groups: dict[tuple[int, str], list[Span]] = defaultdict(list)
+def _n_plus_one(spans: Sequence[SpanLike], thresholds: FindingThresholds) -> list[Finding]:
+    groups: dict[tuple[int, str], list[SpanLike]] = defaultdict(list)
     for span in spans:
         if _is_db(span):
             groups[(_parent_id(span), _query_key(span))].append(span)
@@ -170,12 +170,12 @@ def _n_plus_one(spans: Sequence[Span], thresholds: FindingThresholds) -> list[Fi
     return out
 
 
-def _failed(span: Span) -> bool:
+def _failed(span: SpanLike) -> bool:
     status = span.attributes.get("http.response.status_code")
     return span.status.is_error or (isinstance(status, int) and status >= 400)
 
 
-def _depends_on(previous: Span, span: Span, thresholds: FindingThresholds) -> bool:
+def _depends_on(previous: SpanLike, span: SpanLike, thresholds: FindingThresholds) -> bool:
     gap_ns = span.start_time - (previous.end_time or 0)
     if gap_ns < 0 or gap_ns > _ns(thresholds.sequential_http_max_gap_s):
         return True  # overlapping (already concurrent), or work done on the previous response in between
@@ -183,8 +183,8 @@ def _depends_on(previous: Span, span: Span, thresholds: FindingThresholds) -> bo
     return url is not None and url == previous.attributes.get("url.full") and _failed(previous)  # a retry
 
 
-def _sequential_http(spans: Sequence[Span], thresholds: FindingThresholds) -> list[Finding]:
-    by_parent: dict[int, list[Span]] = defaultdict(list)
+def _sequential_http(spans: Sequence[SpanLike], thresholds: FindingThresholds) -> list[Finding]:
+    by_parent: dict[int, list[SpanLike]] = defaultdict(list)
     for span in spans:
         if _is_http(span):
             by_parent[_parent_id(span)].append(span)
@@ -193,8 +193,8 @@ def _sequential_http(spans: Sequence[Span], thresholds: FindingThresholds) -> li
         if len(calls) < thresholds.sequential_http_min_calls:
             continue
         calls.sort(key=lambda s: s.start_time)
-        run: list[Span] = []
-        candidates: list[Span | None] = [*calls, None]  # None: the end, flushes the last run
+        run: list[SpanLike] = []
+        candidates: list[SpanLike | None] = [*calls, None]  # None: the end, flushes the last run
         for call in candidates:
             eligible = (
                 call is not None
@@ -210,7 +210,7 @@ def _sequential_http(spans: Sequence[Span], thresholds: FindingThresholds) -> li
     return out
 
 
-def _sequential_finding(run: list[Span], thresholds: FindingThresholds) -> Finding:
+def _sequential_finding(run: list[SpanLike], thresholds: FindingThresholds) -> Finding:
     durations = [_duration_s(s) for s in run]
     total = sum(durations)
     saved = total - max(durations)

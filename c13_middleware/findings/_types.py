@@ -2,10 +2,47 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["CodeSite", "Finding", "FindingThresholds"]
+from ..trace._span import SpanKind
+
+__all__ = ["CodeSite", "Finding", "FindingThresholds", "SpanLike"]
+
+
+class _IdsLike(Protocol):
+    @property
+    def trace_id(self) -> int: ...
+    @property
+    def span_id(self) -> int: ...
+
+
+class _StatusLike(Protocol):
+    @property
+    def is_error(self) -> bool: ...
+
+
+class SpanLike(Protocol):
+    """What the detectors read of a span: a c13 ``Span``, or a read-only view of a span stored elsewhere (the
+    viewer's, from OTLP)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def kind(self) -> SpanKind: ...
+    @property
+    def context(self) -> _IdsLike: ...
+    @property
+    def parent(self) -> _IdsLike | None: ...
+    @property
+    def start_time(self) -> int: ...
+    @property
+    def end_time(self) -> int | None: ...
+    @property
+    def attributes(self) -> Mapping[str, object]: ...
+    @property
+    def status(self) -> _StatusLike: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ._compare import compare_profiles
+from ._findings import trace_findings
 from ._http import Handler
 from ._jaeger import BadQuery, envelope, jaeger_trace, parse_trace_query
 from ._profiles import flame_tree, merged_flame_tree, pprof, speedscope, subtree_span_ids
@@ -157,7 +158,7 @@ class ApiHandler(Handler):
                     return
                 self.send_json(200, {
                     "traceId": trace_id, "spans": spans, "resources": q.resources({s["resource"] for s in spans}),
-                    "profiles": q.profiles_of_trace(trace_id or ""),
+                    "profiles": q.profiles_of_trace(trace_id or ""), "findings": trace_findings(spans),
                 })  # fmt: skip
             case ["profiles", profile_id] | ["profiles", profile_id, "flame"]:
                 doc = q.profile(profile_id) if _PROFILE_ID.fullmatch(profile_id) else None

@@ -45,3 +45,25 @@ def span_request(
             else:
                 target.string_value = str(value)
     return request
+
+
+def n_plus_one_request(
+    trace_id: bytes, query: str, *, queries: int = 6, each_ms: int = 12
+) -> ExportTraceServiceRequest:
+    """A SERVER span with ``queries`` sequential identical database CLIENT spans of ``each_ms`` under it, the first
+    recording where in the code it was issued."""
+    start = time.time_ns() - 10**9
+    root = os.urandom(8)
+    spans: list[dict[str, Any]] = [
+        {"span_id": root, "name": "GET /orders", "kind": 2, "start": start, "duration": (queries + 1) * 20_000_000,
+         "attributes": {"http.route": "/orders"}}
+    ]  # fmt: skip
+    for index in range(queries):
+        attributes: dict[str, Any] = {"db.system.name": "postgresql", "db.query.text": query}
+        if index == 0:
+            attributes |= {"code.file.path": "/srv/app/shop/views.py", "code.line.number": 12,
+                           "code.function.name": "order_customers"}  # fmt: skip
+        spans.append({"name": "SELECT shop_customer", "kind": 3, "parent": root,
+                      "start": start + 1_000_000 + index * (each_ms + 1) * 1_000_000, "duration": each_ms * 1_000_000,
+                      "attributes": attributes})  # fmt: skip
+    return span_request("shop", spans, trace_id=trace_id)

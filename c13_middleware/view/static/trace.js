@@ -1,5 +1,6 @@
-// A trace: the waterfall (span tree, timing bars, service colours, errors, critical path), the selected span's
-// detail, and the flame graph of the profile that sampled the selected span's subtree.
+// A trace: its findings (N+1 queries, slow queries, sequential calls), the waterfall (span tree, timing bars,
+// service colours, errors, critical path), the selected span's detail, and the flame graph of the profile that
+// sampled the selected span's subtree.
 import { el, clear, fmtDuration, fmtTime, serviceColour, table } from "./dom.js";
 import { getJSON } from "./api.js";
 import { flameGraph } from "./flame.js";
@@ -70,6 +71,8 @@ export async function tracePage(main, traceId, params) {
   const errors = trace.spans.filter((s) => s.status && s.status.code === 2).length;
   const root = roots[0];
 
+  const findings = trace.findings || [];
+  const findingsSection = el("section", { class: "findings", id: "findings" });
   const waterfall = el("div", { class: "waterfall", id: "waterfall" });
   const detail = el("section", { class: "detail", id: "span-detail" });
   const flame = el("section", { class: "flame-section", id: "span-flame" });
@@ -81,7 +84,7 @@ export async function tracePage(main, traceId, params) {
       ` · ${trace.profiles.length} profile${trace.profiles.length === 1 ? "" : "s"}`),
     el("p", { class: "legend" }, services.map((s) => el("span", {}, el("i", { style: `background:${serviceColour(s)}` }), s)),
       el("span", {}, el("i", { class: "critical-key" }), "critical path"), el("span", {}, el("i", { class: "error-key" }), "error")),
-    waterfall, flame, detail);
+    findingsSection, waterfall, flame, detail);
 
   const rows = new Map();
   const ticks = el("div", { class: "wf-row wf-ticks" }, el("div", { class: "wf-label" }, "span"),
@@ -93,6 +96,7 @@ export async function tracePage(main, traceId, params) {
   waterfall.append(ticks);
   const addRow = (span, depth) => {
     const failed = span.status && span.status.code === 2;
+    const flagged = findings.some((f) => f.spanIds.includes(span.spanId));
     const profiled = trace.profiles.some((p) => p.spanId === span.spanId);
     const bar = el("div", { class: `wf-bar${onPath.has(span.spanId) ? " critical" : ""}`, title: `${span.name}: ${fmtDuration(span.durationNs)}` });
     bar.style.left = `${(100 * (span.startNs - start)) / total}%`;
@@ -103,6 +107,7 @@ export async function tracePage(main, traceId, params) {
       el("span", { class: "swatch", style: `background:${serviceColour(span.service)}` }),
       el("span", { class: "wf-service" }, span.service), name,
       failed ? el("span", { class: "badge error" }, "error") : "",
+      flagged ? el("span", { class: "badge finding" }, "finding") : "",
       profiled ? el("span", { class: "badge profile" }, "profile") : "");
     labelBox.style.paddingLeft = `${4 + 14 * depth}px`;
     const row = el("div", { class: `wf-row${failed ? " failed" : ""}`, dataset: { spanId: span.spanId }, tabIndex: 0 },
@@ -114,6 +119,10 @@ export async function tracePage(main, traceId, params) {
     span.children.forEach((child) => addRow(child, depth + 1));
   };
   roots.forEach((span) => addRow(span, 0));
+  showFindings(findingsSection, findings, (spanIds) => {
+    for (const [id, row] of rows) row.classList.toggle("highlight", spanIds.includes(id));
+    if (spanIds.length && byId.has(spanIds[0])) select(spanIds[0]);
+  });
 
   async function select(spanId) {
     const span = byId.get(spanId);
@@ -127,6 +136,19 @@ export async function tracePage(main, traceId, params) {
   }
   const first = params.get("uiFind") || (trace.profiles[0] && trace.profiles[0].spanId) || (root && root.spanId);
   if (first && byId.has(first)) await select(first);
+}
+
+// Each finding's summary as text; clicking it outlines its spans in the waterfall and selects the first.
+function showFindings(section, findings, highlight) {
+  section.append(el("h2", {}, `Findings (${findings.length})`));
+  if (!findings.length) {
+    section.append(el("p", { class: "muted" }, "No N+1 queries, slow queries or sequential calls in this trace."));
+    return;
+  }
+  section.append(el("ul", {}, findings.map((f) => el("li", { class: "finding", dataset: { kind: f.kind } },
+    el("span", { class: "badge finding" }, f.kind), " ", el("span", { class: "finding-summary" }, f.summary), " ",
+    el("a", { href: "#", onclick: (event) => { event.preventDefault(); highlight(f.spanIds); } },
+      `${f.spanIds.length} span${f.spanIds.length === 1 ? "" : "s"}`)))));
 }
 
 function showDetail(detail, span, resource) {
