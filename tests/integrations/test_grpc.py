@@ -3,7 +3,6 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable, Iterator
-from concurrent import futures
 from typing import Any
 
 import grpc
@@ -24,6 +23,7 @@ from c13_middleware.integrations.grpc import client_interceptor, server_intercep
 from c13_middleware.propagation._traceparent import format_traceparent
 from c13_middleware.server._extensions import set_request_profiler
 from tests.conftest import assert_connected
+from tests.integrations.conftest import grpc_serving
 
 SERVICE = "shop.v1.Orders"
 
@@ -118,18 +118,14 @@ def grpc_server(module_spans: InMemoryExporter) -> Iterator[tuple[str, Recording
         )
     finally:
         set_request_profiler(previous)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), interceptors=[interceptor])
     handlers = {
         "Get": grpc.unary_unary_rpc_method_handler(unary),
         "Watch": grpc.unary_stream_rpc_method_handler(server_stream),
         "Upload": grpc.stream_unary_rpc_method_handler(client_stream),
         "Chat": grpc.stream_stream_rpc_method_handler(bidi),
     }
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    yield f"127.0.0.1:{port}", profiler
-    server.stop(None)
+    with grpc_serving(interceptor, SERVICE, handlers) as target:
+        yield target, profiler
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from concurrent import futures
 from types import SimpleNamespace
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 
 from c13_middleware import InMemoryExporter, Span, SpanKind, StatusCode
 from c13_middleware.integrations.grpc import client_interceptor, server_interceptor
+from tests.integrations.conftest import grpc_serving
 
 SERVICE = "shop.v1.Outcomes"
 
@@ -44,18 +44,14 @@ def module_spans() -> InMemoryExporter:
 @pytest.fixture(scope="module")
 def served(module_spans: InMemoryExporter) -> Iterator[tuple[str, Any]]:
     interceptor = server_interceptor(service_name="outcomes", exporter=module_spans, export_mode="simple")
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), interceptors=[interceptor])
     handlers = {
         "Slow": grpc.unary_unary_rpc_method_handler(slow),
         "Broken": grpc.unary_stream_rpc_method_handler(fails_before_streaming),
         "Echo": grpc.unary_unary_rpc_method_handler(echo),
         "Count": grpc.unary_stream_rpc_method_handler(counted),
     }
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    yield f"127.0.0.1:{port}", interceptor
-    server.stop(None)
+    with grpc_serving(interceptor, SERVICE, handlers) as target:
+        yield target, interceptor
 
 
 @pytest.fixture
