@@ -64,6 +64,7 @@ class Outcome:
     wall_s: float
     mode: str = "on-demand"  # the sampler's mode for this profile (a token asks for the on-demand rate)
     strays: tuple[str, ...] = ()  # the innermost frames of the samples not in its own function, for failure messages
+    c13: int = 0  # samples not in its own function whose innermost frame is c13's own code
 
     @property
     def others(self) -> int:
@@ -74,19 +75,20 @@ class Outcome:
 def outcome(index: int, report: ProfileReport) -> Outcome:
     mine = f"burn_{index:03d}"
     running = [s for s in report.samples if not report.frames[s.stack[-1]].name.startswith("[")]
-    own = foreign = 0
+    own = foreign = c13 = 0
     strays: list[str] = []
     for sample in running:
         names = [report.frames[i].name for i in sample.stack]
         if mine in names:
             own += 1
         else:
+            c13 += "c13_middleware" in report.frames[sample.stack[-1]].file
             strays.append(
                 " < ".join(f"{n}:{ln}" for n, ln in zip(names[::-1][:4], sample.lines[::-1][:4], strict=False))
             )
         foreign += any(n.startswith("burn_") and n != mine for n in names)
     own_share = own / len(running) if running else 0.0
-    return Outcome(index, len(running), own_share, foreign, report.wall_s, report.overhead.mode, tuple(strays))
+    return Outcome(index, len(running), own_share, foreign, report.wall_s, report.overhead.mode, tuple(strays), c13)
 
 
 def app(kind: str, requests: int, seconds: float) -> Any:
