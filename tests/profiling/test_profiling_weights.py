@@ -67,11 +67,13 @@ def test_collapsed_proportions_match_pprof_within_5_points(report: ProfileReport
     wall = sum(values[1] for _stack, values, _labels in profile.samples)
     in_sort = sum(values[1] for stack, values, _labels in profile.samples if any(f[0] == "sort_in_c" for f in stack))
     pprof_share = in_sort / wall
-    assert 0.25 <= pprof_share <= 0.75  # about half the wall time, as measured
+    # About half the wall time, as measured; less under coverage, whose tracing slows the Python part only.
+    assert 0.05 <= pprof_share <= 0.75
     assert abs(_collapsed_share(render_collapsed(report), "sort_in_c") - pprof_share) <= 0.05
-    # The ticks are uneven: counting samples would misstate it (the reason counts are not the default).
+    # The ticks are uneven (the C sort holds the GIL past them): counting samples understates it, which is why
+    # counts are not the default.
     counted = _collapsed_share(render_collapsed(report, weight="samples"), "sort_in_c")
-    assert counted < pprof_share - 0.15
+    assert counted < pprof_share * 0.75
 
 
 def test_speedscope_and_svg_weigh_by_time_unless_asked(report: ProfileReport) -> None:
