@@ -14,13 +14,17 @@ from typing import TYPE_CHECKING
 from ..trace._context import SPAN_END_COLLECTOR
 from ..trace._safety import log_once
 from ..trace._span import SpanKind
+from ._api import finish_profile
+from ._server_timing import PROFILE_ID_HEADER, profile_response_headers
+from ._session import ProfileSession
+from ._triggers import PROFILE_HEADER, TOKEN_HEADER, ProfileDecision, ProfilingPolicy
+from ._types import ProfilingThresholds
 
 if TYPE_CHECKING:
     from ..trace._config import Config
     from ..trace._span import Span
-    from . import ProfileDecision, ProfileSession
 
-PROFILE_HEADERS = ("x-c13-profile", "x-c13-profile-token")
+PROFILE_HEADERS = (PROFILE_HEADER, TOKEN_HEADER)
 
 
 class RequestProfiler:
@@ -29,8 +33,6 @@ class RequestProfiler:
     request_headers = PROFILE_HEADERS
 
     def __init__(self, config: Config) -> None:
-        from . import ProfilingPolicy, ProfilingThresholds
-
         self.policy = ProfilingPolicy(
             secret=config.profile_secret,
             sample_rate=config.profile_sample_rate,
@@ -50,8 +52,6 @@ class RequestProfiler:
     def begin(self, decision: ProfileDecision, span: Span, frame: FrameType) -> RequestProfile | None:
         """Start profiling the request whose handler runs below ``frame``."""
         try:
-            from . import ProfileSession
-
             session = ProfileSession(
                 decision.profile_type,
                 name=span.name,
@@ -93,8 +93,6 @@ class RequestProfile:
         try:
             self.stop()  # first: c13's own finishing work below is not the request's
             self._release()
-            from . import finish_profile, profile_response_headers
-
             slow_io = self.session.thresholds.slow_io_s
             children: list[tuple[str, float]] = []
             for span in self._spans:
@@ -133,8 +131,6 @@ class RequestProfile:
         """For a response whose head goes out before the profile ends (a streamed body): just the id, if allowed."""
         if not self.decision.authorized:
             return []
-        from . import PROFILE_ID_HEADER
-
         return [(PROFILE_ID_HEADER, self.session.profile_id)]
 
     def _release(self) -> None:

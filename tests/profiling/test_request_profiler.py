@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 
 import c13_middleware.profiling as profiling
 from c13_middleware import InMemoryExporter, SpanKind, current_span, get_profile, mint_token
+from c13_middleware.profiling import _server as request_glue
 from tests.conftest import traced_starlette
 
 SECRET = "s3cret-key-for-request-profiler-tests"
@@ -105,7 +106,7 @@ def test_a_failing_profiler_leaves_the_request_served(
         def broken(*args: Any, **kwargs: Any) -> Any:
             raise RuntimeError("profiler out of order")
 
-        monkeypatch.setattr(profiling, part, broken)
+        monkeypatch.setattr(request_glue, part, broken)  # where the server's profiling step looks it up
     with caplog.at_level(logging.WARNING, logger="c13_middleware"):
         response = _client(options, profile_secret=SECRET).get("/work", headers=_headers("/work"))
     assert response.status_code == 200 and response.text == "done"
