@@ -238,18 +238,7 @@ class Queries:
     ) -> list[dict[str, Any]]:
         """Per service and route, over entry spans (SERVER, CONSUMER or roots): requests per second, error %, and
         p50/p95/p99 duration in nanoseconds (nearest rank)."""
-        where: list[str] = ["entry = 1"]
-        params: list[object] = []
-        if service:
-            where.append("service = ?")
-            params.append(service)
-        if start_ns is not None:
-            where.append("start_ns >= ?")
-            params.append(start_ns)
-        if end_ns is not None:
-            where.append("start_ns <= ?")
-            params.append(end_ns)
-        clause = " AND ".join(where)
+        clause, params = _entry_filter(service, start_ns, end_ns)
         conn = self._conn()
         groups = conn.execute(
             f"SELECT service, route, count(*), sum(status = 2), min(start_ns), max(start_ns) FROM spans "
@@ -275,16 +264,9 @@ class Queries:
 
     def slowest(self, service: str | None = None, limit: int = 20, start_ns: int | None = None) -> list[dict[str, Any]]:
         """The slowest entry spans, slowest first."""
-        where: list[str] = ["entry = 1"]
-        params: list[object] = []
-        if service:
-            where.append("service = ?")
-            params.append(service)
-        if start_ns is not None:
-            where.append("start_ns >= ?")
-            params.append(start_ns)
+        clause, params = _entry_filter(service, start_ns, None)
         rows = self._conn().execute(
-            f"SELECT {SPAN_COLUMNS} FROM spans INDEXED BY spans_entry_duration WHERE {' AND '.join(where)} "
+            f"SELECT {SPAN_COLUMNS} FROM spans INDEXED BY spans_entry_duration WHERE {clause} "
             "ORDER BY duration_ns DESC LIMIT ?", [*params, max(1, min(limit, MAX_SEARCH_LIMIT))])  # fmt: skip
         return [_span(row) for row in rows]
 
@@ -304,6 +286,17 @@ class Queries:
             "traces": conn.execute("SELECT count(*) FROM traces").fetchone()[0],
             "profiles": conn.execute("SELECT count(*) FROM profiles").fetchone()[0],
         }
+
+
+def _entry_filter(service: str | None, start_ns: int | None, end_ns: int | None) -> tuple[str, list[object]]:
+    """The WHERE clause and parameters selecting entry spans of ``service`` started within the window."""
+    where = ["entry = 1"]
+    params: list[object] = []
+    for condition, value in (("service = ?", service or None), ("start_ns >= ?", start_ns), ("start_ns <= ?", end_ns)):
+        if value is not None:
+            where.append(condition)
+            params.append(value)
+    return " AND ".join(where), params
 
 
 __all__ = ["MAX_SEARCH_LIMIT", "Queries", "TraceQuery"]
